@@ -1,0 +1,26 @@
+/* ipf_tool.h — shared declarations of the ipf command-line tool. */
+#ifndef IPF_TOOL_H
+#define IPF_TOOL_H
+#include "influencer_profiler.h"
+
+typedef struct ipf_cmd {
+    const char *name;
+    int (*fn)(int argc, char **argv); /* argv[0] is the command name */
+    const char *help;
+} ipf_cmd;
+
+int cmd_version(int argc, char **argv);
+
+/* Each tools/cmd_*.c owns one of these macros: a list of {name, fn, help},
+ * entries, each ending with a comma.  Kept apart so parallel work merges. */
+#define IPF_CMDS_IMAGE
+
+#define IPF_CMDS_TEXT
+
+#define IPF_CMDS_API
+
+#define IPF_CMDS_TRAIN
+
+#define IPF_TOOL_COMMANDS IPF_CMDS_IMAGE IPF_CMDS_TEXT IPF_CMDS_API IPF_CMDS_TRAIN
+
+#endif
