@@ -52,6 +52,21 @@ IPF_KINTERNAL int kctx_plan_put(ipf_kctx *c, const char *key, void *plan, void (
  * supported, else the first supported in oneDNN, OpenBLAS, ref order. */
 IPF_KINTERNAL int kctx_pick(const ipf_kctx *c, int has_onednn, int has_openblas);
 
+/* ---- shared ops ----------------------------------------------------------
+ * Ops return 0 on success, -1 on failure with a message in c->err. */
+
+/* y(M,N) = x(M,K) . W(N,K)^T + b(N)   (torch.nn.functional.linear; b may be NULL) */
+IPF_KINTERNAL int linear_forward(ipf_kctx *c, float *y, const float *x, const float *W, const float *b, int M,
+                                 int K, int N);
+IPF_KINTERNAL void linear_forward_ref(float *y, const float *x, const float *W, const float *b, int M, int K,
+                                      int N);
+/* dx(M,K) += dy(M,N) . W(N,K);  dW(N,K) += dy^T . x;  db(N) += sum_m dy.
+ * Any of dx, dW, db may be NULL (not needed). */
+IPF_KINTERNAL int linear_backward(ipf_kctx *c, float *dx, float *dW, float *db, const float *dy, const float *x,
+                                  const float *W, int M, int K, int N);
+IPF_KINTERNAL void linear_backward_ref(float *dx, float *dW, float *db, const float *dy, const float *x,
+                                       const float *W, int M, int K, int N);
+
 /* ===== ops: image (owner: image) ===== */
 
 /* ===== end ops: image ===== */
