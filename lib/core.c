@@ -90,7 +90,8 @@ void ipf_log(ipf_log_level level, const char *fmt, ...) {
 
 void *ipf_malloc_array(size_t n, size_t size) {
     if (size && n > SIZE_MAX / size) return NULL;
-    return malloc(n * size ? n * size : 1);
+    size_t total = n * size;
+    return malloc(total ? total : 1);
 }
 
 void *ipf_calloc_array(size_t n, size_t size) {
