@@ -99,10 +99,11 @@ $(B)/goldens/.%.stamp: tests/gen/%.py tests/gen/stio.py
 test: all gen
 	IPF_GOLDEN_DIR=$(B)/goldens ./$(B)/test_runner
 
-# Address + undefined-behaviour sanitizers over the same runner.
+# Address + undefined-behaviour sanitizers over the same runner; IPF_TEST_LIGHT
+# asks heavy tests to shrink their sizes (full-size models run in the plain pass).
 asan:
 	$(MAKE) B=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" build-asan/test_runner
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 IPF_GOLDEN_DIR=$(B)/goldens ./build-asan/test_runner
+	IPF_TEST_LIGHT=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 IPF_GOLDEN_DIR=$(B)/goldens ./build-asan/test_runner
 
 # Everything: unit tests, sanitizers, then each tests/check_*.sh (bindings,
 # examples, ABI, CLI, ...) in name order.

@@ -164,17 +164,173 @@ IPF_API ipf_status ipf_session_set_option(ipf_session *session, ipf_option optio
 IPF_API ipf_status ipf_session_get_option(const ipf_session *session, ipf_option option,
                                           int64_t *value);
 
+
+/* Model components, for ipf_model_has. */
+typedef enum ipf_component {
+    IPF_COMPONENT_IMAGE_ENCODER = 0, /* Inception-v3 trunk */
+    IPF_COMPONENT_TEXT_ENCODER = 1,  /* BERT */
+    IPF_COMPONENT_TOKENIZER = 2,     /* WordPiece vocab or SentencePiece model */
+    IPF_COMPONENT_PROFILER = 3       /* post encoder, attention, heads */
+} ipf_component;
+
+/* Load a model bundle directory (DESIGN.md §4):
+ *   profiler.safetensors            required: heads, config, class names, CRC-32
+ *   bert/{config.json,vocab.txt,model.safetensors}   optional text encoder
+ *   inception/model.safetensors     optional image encoder
+ * Without an encoder, posts must carry cached features for that modality.
+ * On failure *out is NULL and ipf_last_error() names the file at fault. */
+IPF_API ipf_status ipf_model_load(const char *bundle_dir, ipf_model **out);
+/* Load only an Inception-v3 trunk (torchvision/timm names) from a safetensors
+ * file.  transform_input: 1 for Google-trained weights (torchvision's
+ * inception_v3 default), 0 otherwise. */
+IPF_API ipf_status ipf_model_load_inception(const char *safetensors_path, int32_t transform_input,
+                                            ipf_model **out);
+/* Load only a BERT encoder from a Hugging Face directory (config.json,
+ * model.safetensors, and vocab.txt which, when present, gives the model a
+ * WordPiece tokenizer; lower-casing follows tokenizer_config.json's
+ * do_lower_case, default 1). */
+IPF_API ipf_status ipf_model_load_bert(const char *bert_dir, ipf_model **out);
+/* A model holding only a WordPiece tokenizer (BERT vocab.txt). */
+IPF_API ipf_status ipf_model_load_vocab(const char *vocab_path, int32_t lower_case, ipf_model **out);
+/* A model holding only a SentencePiece tokenizer (.model file). */
+IPF_API ipf_status ipf_model_load_spm(const char *spm_model_path, ipf_model **out);
+/* 1 if the model has the component, else 0 (also for a NULL model). */
+IPF_API int32_t ipf_model_has(const ipf_model *model, ipf_component component);
+
+/* Dimensions, for sizing buffers. */
+typedef enum ipf_dim {
+    IPF_DIM_IMAGE_POOL = 0,        /* Inception pool features: 2048 */
+    IPF_DIM_IMAGE = 1,             /* x_I: 1024 */
+    IPF_DIM_TEXT = 2,              /* x_T: BERT hidden, 768 */
+    IPF_DIM_POST = 3,              /* post vector v: 256 */
+    IPF_DIM_INFLUENCER_CLASSES = 4,/* 8 in the paper */
+    IPF_DIM_POST_CLASSES = 5,      /* 10 in the paper */
+    IPF_DIM_MAX_TOKENS = 6,        /* BERT max positions */
+    IPF_DIM_VOCAB = 7              /* tokenizer vocabulary size */
+} ipf_dim;
+/* IPF_ERR_NOT_FOUND when the model lacks the component that defines it. */
+IPF_API ipf_status ipf_model_dim(const ipf_model *model, ipf_dim dim, int64_t *value);
+
+typedef enum ipf_head {
+    IPF_HEAD_INFLUENCER = 0,
+    IPF_HEAD_POST = 1
+} ipf_head;
+/* The name of class `index` of a head; *name points into the model and lives
+ * as long as it. */
+IPF_API ipf_status ipf_model_class_name(const ipf_model *model, ipf_head head, int32_t index, const char **name);
+
 /* ===== end section: model and session ===== */
 
 /* ===== section: images (owner: image) ===== */
+
+
+/* Decode an encoded image (JPEG, PNG, BMP, GIF first frame, TGA, PSD, HDR,
+ * PIC, PNM; 1-4 channels, 8/16 bit) and preprocess it as DESIGN.md §4: short
+ * side to 342 with PIL's antialiased bilinear filter, centre crop 299, scale
+ * to [0,1], ImageNet mean/std.  out receives (3, 299, 299) float32 CHW (the
+ * sizes come from the model's image configuration); out_cap is its capacity
+ * in floats.  IPF_ERR_LIMIT when over IPF_OPT_MAX_IMAGE_PIXELS/BYTES (checked
+ * before decoding), IPF_ERR_IMAGE when it cannot be decoded. */
+IPF_API ipf_status ipf_session_preprocess_image(ipf_session *session, const void *data, size_t len, float *out,
+                                                size_t out_cap);
+/* Same from interleaved 8-bit pixels, row-major (height, width, channels),
+ * channels 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA; alpha dropped). */
+IPF_API ipf_status ipf_session_preprocess_rgb(ipf_session *session, const uint8_t *pixels, int32_t width,
+                                              int32_t height, int32_t channels, float *out, size_t out_cap);
+/* Inception-v3 on n already-preprocessed images x (n, 3, height, width),
+ * height and width >= 75: pool receives (n, 2048) global-average-pooled
+ * Mixed_7c features; pool_cap is its capacity in floats. */
+IPF_API ipf_status ipf_session_encode_image_tensor(ipf_session *session, const float *x, int32_t n,
+                                                   int32_t height, int32_t width, float *pool, size_t pool_cap);
+/* Read, decode, preprocess and encode one image file: pool receives 2048 floats. */
+IPF_API ipf_status ipf_session_encode_image_file(ipf_session *session, const char *path, float *pool,
+                                                 size_t pool_cap);
+/* Same from an encoded image in memory. */
+IPF_API ipf_status ipf_session_encode_image_memory(ipf_session *session, const void *data, size_t len,
+                                                   float *pool, size_t pool_cap);
+/* Same from interleaved 8-bit pixels (see ipf_session_preprocess_rgb). */
+IPF_API ipf_status ipf_session_encode_image_rgb(ipf_session *session, const uint8_t *pixels, int32_t width,
+                                                int32_t height, int32_t channels, float *pool, size_t pool_cap);
 
 /* ===== end section: images ===== */
 
 /* ===== section: text (owner: text) ===== */
 
+
+/* Tokenize a caption with the model's tokenizer: `len` bytes of UTF-8
+ * (invalid bytes are dropped, as Python's errors='ignore'), giving the full
+ * [CLS] ... [SEP] sequence truncated to IPF_OPT_MAX_TOKENS.  *n_ids receives
+ * the count; when cap is too small, IPF_ERR_BUFFER_TOO_SMALL is returned with
+ * *n_ids set, so a call with ids=NULL, cap=0 queries the size.  A caption
+ * that is empty after cleaning still gives [CLS] [SEP]. */
+IPF_API ipf_status ipf_session_tokenize(ipf_session *session, const char *text, size_t len, int32_t *ids,
+                                        size_t cap, size_t *n_ids);
+/* BERT on one id sequence (as from ipf_session_tokenize, starting with
+ * [CLS]): cls receives the last layer's [CLS] vector (IPF_DIM_TEXT floats).
+ * Ids must be < the vocabulary size and n_ids <= IPF_DIM_MAX_TOKENS. */
+IPF_API ipf_status ipf_session_encode_ids(ipf_session *session, const int32_t *ids, size_t n_ids, float *cls,
+                                          size_t cls_cap);
+/* n sequences of different lengths at once; cls receives (n, IPF_DIM_TEXT).
+ * Gives the same vectors as encoding them one by one; each costs its own
+ * length, not the longest. */
+IPF_API ipf_status ipf_session_encode_ids_batch(ipf_session *session, const int32_t *const *ids,
+                                                const size_t *n_ids, size_t n, float *cls, size_t cls_cap);
+/* Tokenize and encode one caption. */
+IPF_API ipf_status ipf_session_encode_text(ipf_session *session, const char *text, size_t len, float *cls,
+                                           size_t cls_cap);
+/* Tokenize and encode n captions; cls receives (n, IPF_DIM_TEXT). */
+IPF_API ipf_status ipf_session_encode_text_batch(ipf_session *session, const char *const *texts,
+                                                 const size_t *lens, size_t n, float *cls, size_t cls_cap);
+
 /* ===== end section: text ===== */
 
 /* ===== section: profiler (owner: api) ===== */
+
+
+/* One post.  Crosses the ABI by pointer; set struct_size = sizeof(ipf_post)
+ * (later versions only append fields).  Each modality comes from the first
+ * of: cached feature, raw input.  A post with neither modality is an error;
+ * a post with one is encoded with zeros for the other (documented choice:
+ * the model sees "no caption" / "no image" as a zero feature).
+ * All pointers are borrowed for the duration of the call. */
+typedef struct ipf_post {
+    size_t struct_size;
+    const char *caption;        /* UTF-8 caption bytes, or NULL */
+    size_t caption_len;
+    const void *image_data;     /* encoded image bytes, or NULL */
+    size_t image_len;
+    const char *image_path;     /* image file path, used when image_data is NULL */
+    const float *text_feature;  /* cached x_T (IPF_DIM_TEXT floats), or NULL */
+    const float *image_feature; /* cached Inception pool features (IPF_DIM_IMAGE_POOL floats), or NULL */
+} ipf_post;
+
+/* Encode one post.  Any of the out-pointers may be NULL:
+ *   text_feature  IPF_DIM_TEXT floats (x_T; zeros when no caption)
+ *   image_feature IPF_DIM_IMAGE_POOL floats (pool; zeros when no image)
+ *   post_vec      IPF_DIM_POST floats (v)
+ * so callers can store features once and pass them back later.
+ * IPF_ERR_NUMERIC if a cached feature holds NaN or infinity. */
+IPF_API ipf_status ipf_session_encode_post(ipf_session *session, const ipf_post *post, float *text_feature,
+                                           float *image_feature, float *post_vec);
+/* n posts at once: post_vecs receives (n, IPF_DIM_POST). */
+IPF_API ipf_status ipf_session_encode_posts(ipf_session *session, const ipf_post *posts, size_t n,
+                                            float *post_vecs, size_t post_vecs_cap);
+/* Post head: probs receives IPF_DIM_POST_CLASSES softmax probabilities. */
+IPF_API ipf_status ipf_session_classify_post(ipf_session *session, const float *post_vec, float *probs,
+                                             size_t probs_cap);
+/* Attention pooling over n >= 1 post vectors (n, IPF_DIM_POST):
+ * influencer_vec receives IPF_DIM_POST floats, alpha (may be NULL) the n
+ * attention weights (summing to 1). */
+IPF_API ipf_status ipf_session_pool(ipf_session *session, const float *post_vecs, size_t n,
+                                    float *influencer_vec, float *alpha, size_t alpha_cap);
+/* Influencer head: probs receives IPF_DIM_INFLUENCER_CLASSES probabilities. */
+IPF_API ipf_status ipf_session_classify_influencer(ipf_session *session, const float *influencer_vec,
+                                                   float *probs, size_t probs_cap);
+/* Everything for one influencer in one call: encode n >= 1 posts, pool,
+ * classify.  inf_probs: IPF_DIM_INFLUENCER_CLASSES floats; post_probs (may be
+ * NULL): (n, IPF_DIM_POST_CLASSES); alpha (may be NULL): n floats. */
+IPF_API ipf_status ipf_session_profile(ipf_session *session, const ipf_post *posts, size_t n, float *inf_probs,
+                                       float *post_probs, float *alpha);
 
 /* ===== end section: profiler ===== */
 
