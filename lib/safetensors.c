@@ -368,7 +368,11 @@ ipf_status st_write(const char *path, const st_wtensor *t, size_t n, const char 
         }
         json_t *ent = json_pack("{s:s, s:o, s:[I,I]}", "dtype", "F32", "shape", shape, "data_offsets", (json_int_t)off,
                                 (json_int_t)(off + 4 * count));
-        if (!ent || json_object_get(root, t[i].name) || json_object_set_new(root, t[i].name, ent)) {
+        if (ent && json_object_get(root, t[i].name)) {
+            json_decref(ent);
+            ent = NULL;
+        }
+        if (!ent || json_object_set_new(root, t[i].name, ent)) {
             st = ipf_fail(e, IPF_ERR_INVALID_ARGUMENT, "%s: cannot add tensor '%s' (duplicate name or out of memory)", path, t[i].name);
             goto out;
         }
