@@ -208,3 +208,20 @@ int layout_convert(ipf_kctx *c, float *y, int y_layout, const float *x, int x_la
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, p->src}, {DNNL_ARG_DST, p->dst}};
     return kd_exec(c, p->prim, p->pd, p->scratch, 2, args, "layout_convert");
 }
+
+/* ---- backward ------------------------------------------------------------ */
+
+void gap_backward(float *dx, const float *dy, int N, int C, int H, int W) {
+    size_t hw = (size_t)H * W;
+    float inv = 1.0f / (float)hw;
+    for (size_t r = 0; r < (size_t)N * C; r++) {
+        float g = dy[r] * inv;
+        float *d = dx + r * hw;
+        for (size_t i = 0; i < hw; i++) d[i] += g;
+    }
+}
+
+void relu_backward(float *dx, const float *dy, const float *y, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (y[i] > 0.0f) dx[i] += dy[i];
+}

@@ -137,6 +137,30 @@ IPF_KINTERNAL int layout_convert(ipf_kctx *c, float *y, int y_layout, const floa
 IPF_KINTERNAL void layout_convert_ref(float *y, int y_layout, const float *x, int x_layout, int N, int C, int H,
                                       int W);
 
+/* ---- image ops: backward (training).  Backward ADDS into dx, dw, db. ---- */
+
+/* Gradients of conv2d_forward with the same parameters.  dy and y are the
+ * forward output's slice (N,y_ctot,OH,OW) at y_c0; y (the post-ReLU output)
+ * is read only when p->relu, to mask dy.  dx (N,C,H,W), dw (M,C,KH,KW),
+ * db (M); any may be NULL.  KL_NCHW only.  oneDNN backward_data /
+ * backward_weights on the oneDNN backend, im2col/col2im + sgemm on OpenBLAS. */
+IPF_KINTERNAL int conv2d_backward(ipf_kctx *c, const kconv *p, float *dx, float *dw, float *db, const float *dy,
+                                  const float *y, const float *x, const float *w);
+IPF_KINTERNAL void conv2d_backward_ref(const kconv *p, float *dx, float *dw, float *db, const float *dy,
+                                       const float *y, const float *x, const float *w);
+
+/* Gradient of pool2d_forward: dy slice (N,y_ctot,OH,OW) at y_c0 -> dx
+ * (N,C,H,W) +=.  Max pooling routes each gradient to the first maximum of
+ * its window (as PyTorch), recomputed from x.  KL_NCHW only, plain C on
+ * every backend. */
+IPF_KINTERNAL int pool2d_backward(ipf_kctx *c, const kpool *p, float *dx, const float *dy, const float *x);
+IPF_KINTERNAL void pool2d_backward_ref(const kpool *p, float *dx, const float *dy, const float *x);
+
+/* dx (N,C,H,W) += dy (N,C) / (H*W), KL_NCHW. */
+IPF_KINTERNAL void gap_backward(float *dx, const float *dy, int N, int C, int H, int W);
+/* dx += dy where y > 0 (y the ReLU output), n floats. */
+IPF_KINTERNAL void relu_backward(float *dx, const float *dy, const float *y, size_t n);
+
 /* ===== end ops: image ===== */
 
 /* ===== ops: text (owner: text) ===== */

@@ -125,3 +125,63 @@ int pool2d_forward(ipf_kctx *c, const kpool *p, float *y, const float *x) {
     pool2d_forward_ref(p, y, x);
     return 0;
 }
+
+/* ---- backward ----------------------------------------------------------- */
+
+void pool2d_backward_ref(const kpool *p, float *dx, const float *dy, const float *x) {
+    int OH = conv2d_out_dim(p->H, p->KH, p->SH, p->PH), OW = conv2d_out_dim(p->W, p->KW, p->SW, p->PW);
+    int ctot = pool_ctot(p);
+    float inv = 1.0f / (float)(p->KH * p->KW);
+    for (int n = 0; n < p->N; n++)
+        for (int ch = 0; ch < p->C; ch++) {
+            const float *xc = x + ((size_t)n * p->C + ch) * p->H * p->W;
+            float *dxc = dx + ((size_t)n * p->C + ch) * p->H * p->W;
+            const float *dyc = dy + ((size_t)n * ctot + p->y_c0 + ch) * OH * OW;
+            for (int oh = 0; oh < OH; oh++)
+                for (int ow = 0; ow < OW; ow++) {
+                    float g = dyc[(size_t)oh * OW + ow];
+                    size_t best = (size_t)-1;
+                    float mx = -FLT_MAX;
+                    for (int kh = 0; kh < p->KH; kh++) {
+                        int ih = oh * p->SH - p->PH + kh;
+                        if (ih < 0 || ih >= p->H) continue;
+                        for (int kw = 0; kw < p->KW; kw++) {
+                            int iw = ow * p->SW - p->PW + kw;
+                            if (iw < 0 || iw >= p->W) continue;
+                            size_t i = (size_t)ih * p->W + iw;
+                            if (p->alg == KP_AVG) dxc[i] += g * inv;
+                            else if (best == (size_t)-1 || xc[i] > mx) {
+                                mx = xc[i];
+                                best = i;
+                            }
+                        }
+                    }
+                    if (p->alg == KP_MAX && best != (size_t)-1) dxc[best] += g;
+                }
+        }
+}
+
+int pool2d_backward(ipf_kctx *c, const kpool *p, float *dx, const float *dy, const float *x) {
+    int ctot = pool_ctot(p);
+    if (p->N <= 0 || p->C <= 0 || p->KH <= 0 || p->KW <= 0 || p->SH <= 0 || p->SW <= 0 || p->PH < 0 ||
+        p->PW < 0 || p->H + 2 * p->PH < p->KH || p->W + 2 * p->PW < p->KW || p->y_c0 < 0 || p->y_c0 + p->C > ctot)
+        return kerr(c, "pool2d backward: invalid shape N=%d C=%d H=%d W=%d", p->N, p->C, p->H, p->W);
+    if (p->layout != KL_NCHW) return kerr(c, "pool2d backward: only the plain NCHW layout is supported");
+    /* Memory-bound scatter: the plain loops serve every backend, one
+     * (image, channel) plane per thread. */
+    kpool q = *p;
+    q.N = 1;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < p->N; n++)
+        for (int ch = 0; ch < p->C; ch++) {
+            kpool r = q;
+            r.C = 1;
+            r.y_ctot = 1;
+            r.y_c0 = 0;
+            int OH = conv2d_out_dim(p->H, p->KH, p->SH, p->PH), OW = conv2d_out_dim(p->W, p->KW, p->SW, p->PW);
+            size_t plane = (size_t)p->H * p->W;
+            pool2d_backward_ref(&r, dx + ((size_t)n * p->C + ch) * plane,
+                                dy + ((size_t)n * ctot + p->y_c0 + ch) * OH * OW, x + ((size_t)n * p->C + ch) * plane);
+        }
+    return 0;
+}
