@@ -69,18 +69,24 @@ IPF_KINTERNAL void linear_backward_ref(float *dx, float *dW, float *db, const fl
 
 /* ===== ops: image (owner: image) ===== */
 /* Convolutional ops for the image encoder (owner: cnn).  Files:
- * kernels/conv2d.c, kernels/pool.c, kernels/cnn_misc.c, kernels/cnn_dnnl.h.
+ * kernels/conv2d.c, kernels/conv2d_bwd.c, kernels/pool.c, kernels/cnn_misc.c,
+ * kernels/cnn_dnnl.h.
  *
- * Activation layouts: KL_NCHW is plain (N,C,H,W).  KL_BLK8 is oneDNN's
- * nChw8c, (N, C/8, H, W, 8), used on the oneDNN path so activations stay in
- * the blocked layout through a network; it requires C % 8 == 0.  In both
- * layouts the channels [c0, c0+C') of one image are one contiguous run when
- * c0 and C' are multiples of 8 (always in KL_NCHW), which is how branch
- * outputs are written straight into a concatenation ("slices" below:
- * y_ctot is the destination's channel count, y_c0 the first channel written;
- * y_ctot 0 means the op's own output channel count).  Only the oneDNN backend
- * takes KL_BLK8; OpenBLAS and the reference fail on it. */
-enum { KL_NCHW = 0, KL_BLK8 = 1 };
+ * Activation layouts: KL_NCHW is plain (N,C,H,W).  KL_BLK8 / KL_BLK16 are
+ * oneDNN's nChw8c / nChw16c, (N, C/b, H, W, b), used on the oneDNN path so
+ * activations stay in the blocked layout through a network; they require
+ * C % b == 0.  kl_preferred_blocked() says which one this CPU's oneDNN
+ * kernels want (16 with AVX-512, else 8).  In every layout the channels
+ * [c0, c0+C') of one image are one contiguous run when c0 and C' are
+ * multiples of the block, which is how branch outputs are written straight
+ * into a concatenation ("slices" below: y_ctot is the destination's channel
+ * count, y_c0 the first channel written; y_ctot 0 means the op's own output
+ * channel count).  Only the oneDNN backend takes the blocked layouts;
+ * OpenBLAS and the reference fail on them. */
+enum { KL_NCHW = 0, KL_BLK8 = 1, KL_BLK16 = 2 };
+/* Channel block of a layout: 1, 8 or 16. */
+IPF_KINTERNAL int kl_block(int layout);
+IPF_KINTERNAL int kl_preferred_blocked(void);
 
 /* Convolution parameters: x (N,C,H,W) * w (M,C,KH,KW) + b (M)  ->
  * y (N,M,OH,OW), OH = (H + 2PH - KH)/SH + 1 (torch.nn.functional.conv2d with
@@ -122,15 +128,15 @@ IPF_KINTERNAL int gap_forward(ipf_kctx *c, float *y, const float *x, int N, int 
 IPF_KINTERNAL void gap_forward_ref(float *y, const float *x, int N, int C, int H, int W, int layout);
 
 /* Channel concatenation (torch.cat dim 1): copy x (N,C,H,W) into channels
- * [c0, c0+C) of y (N,ctot,H,W); same layout both sides (C, c0 multiples of 8
- * for KL_BLK8).  Pure data movement, one implementation for all backends. */
+ * [c0, c0+C) of y (N,ctot,H,W); same layout both sides (C, c0 multiples of
+ * the block for the blocked layouts).  Pure data movement, one implementation for all backends. */
 IPF_KINTERNAL void concat_channels_forward(float *y, int ctot, int c0, const float *x, int N, int C, int H, int W);
 
 /* y = max(x, 0) elementwise over n floats (y may equal x); any layout. */
 IPF_KINTERNAL int relu_forward(ipf_kctx *c, float *y, const float *x, size_t n);
 IPF_KINTERNAL void relu_forward_ref(float *y, const float *x, size_t n);
 
-/* Layout conversion of (N,C,H,W) between KL_NCHW and KL_BLK8 (oneDNN reorder
+/* Layout conversion of (N,C,H,W) between any two KL_* (oneDNN reorder
  * on the oneDNN backend, plain C otherwise). */
 IPF_KINTERNAL int layout_convert(ipf_kctx *c, float *y, int y_layout, const float *x, int x_layout, int N, int C,
                                  int H, int W);
