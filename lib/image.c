@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 /* ---- stb_image, private to this file ------------------------------------
  * Static functions only (STB_IMAGE_STATIC); its one global, the thread-local
@@ -45,7 +46,9 @@ static void *stb_budget_malloc(size_t sz) {
         g_budget.over = 1;
         return NULL;
     }
-    stb_hdr *h = malloc(sizeof(stb_hdr) + sz);
+    /* Zeroed, as stb 2.28 zeroes its JPEG state (uninitialised reads on
+     * corrupt files in 2.27). */
+    stb_hdr *h = calloc(1, sizeof(stb_hdr) + sz);
     if (!h) return NULL;
     h->n = sz;
     g_budget.used += sz;
@@ -80,6 +83,10 @@ static void *stb_budget_realloc(void *p, size_t sz) {
 #define STBI_FREE(p) stb_budget_free(p)
 #define STBI_ASSERT(x) ((void)sizeof(x))
 #define STBI_NO_STDIO
+/* Radiance HDR and Softimage PIC: no use here, and 2.27's HDR RLE reader can
+ * loop forever on a zero run (fixed in 2.28). */
+#define STBI_NO_HDR
+#define STBI_NO_PIC
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION
 #define stbi__g_failure_reason ipf_stbi_failure_reason_
@@ -378,8 +385,7 @@ static const char *stb_diagnose(const uint8_t *d, size_t len, const char **fmt) 
         int (*info)(stbi__context *, int *, int *, int *);
     } F[] = {{"JPEG", stbi__jpeg_test, stbi__jpeg_info}, {"PNG", stbi__png_test, stbi__png_info},
              {"BMP", stbi__bmp_test, stbi__bmp_info},    {"GIF", stbi__gif_test, stbi__gif_info},
-             {"PSD", stbi__psd_test, stbi__psd_info},    {"PIC", stbi__pic_test, stbi__pic_info},
-             {"PNM", stbi__pnm_test, stbi__pnm_info},    {"HDR", stbi__hdr_test, stbi__hdr_info},
+             {"PSD", stbi__psd_test, stbi__psd_info},    {"PNM", stbi__pnm_test, stbi__pnm_info},
              {"TGA", stbi__tga_test, stbi__tga_info}};
     stbi__context s;
     for (size_t i = 0; i < sizeof F / sizeof F[0]; i++) {
@@ -393,7 +399,99 @@ static const char *stb_diagnose(const uint8_t *d, size_t len, const char **fmt) 
         return stb_reason();
     }
     *fmt = "unknown format";
-    return "not JPEG, PNG, BMP, GIF, PSD, PIC, PNM, HDR or TGA";
+    return "not JPEG, PNG, BMP, GIF, PSD, PNM or TGA";
+}
+
+static uint32_t be32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* JPEG: stb 2.27 writes past a Huffman table when a DHT segment's sixteen
+ * code counts sum above 256 (fixed in 2.28).  Walk the marker segments, and
+ * the markers inside entropy-coded data, and check every table.  1 = bad. */
+static int jpeg_bad_dht(const uint8_t *d, size_t len) {
+    if (len < 4 || d[0] != 0xFF || d[1] != 0xD8) return 0;
+    size_t p = 2;
+    while (p + 1 < len) {
+        if (d[p] != 0xFF) { /* entropy-coded data */
+            p++;
+            continue;
+        }
+        uint8_t m = d[p + 1];
+        if (m == 0xFF) { /* fill byte */
+            p++;
+            continue;
+        }
+        if (m == 0x00 || m == 0x01 || m == 0xD8 || (m >= 0xD0 && m <= 0xD7)) { /* stuffing, TEM, SOI, RSTn */
+            p += 2;
+            continue;
+        }
+        if (m == 0xD9 || p + 4 > len) return 0; /* EOI */
+        size_t L = (size_t)d[p + 2] << 8 | d[p + 3];
+        if (m == 0xC4) {
+            size_t q = p + 4, end = p + 2 + L < len ? p + 2 + L : len;
+            while (q + 17 <= end) {
+                unsigned n = 0;
+                for (int i = 1; i <= 16; i++) n += d[q + i];
+                if (n > 256) return 1;
+                q += 17 + n;
+            }
+        }
+        p += 2 + L;
+    }
+    return 0;
+}
+
+/* PNG: inflate the IDAT stream once with zlib before stb does.  stb 2.27's
+ * inflater reads past its tables on the invalid length/distance codes
+ * 286-287 / 30-31 (fixed in 2.28), and a stream that inflates to more than
+ * the header's image size is a decompression bomb.  Status IPF_OK when the
+ * stream is clean or absent (stb then reports what is wrong). */
+static ipf_status png_precheck(const uint8_t *d, size_t len, const char *what, uint64_t max_raw, ipf_err *e) {
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (len < 8 || memcmp(d, sig, 8)) return IPF_OK;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    int started = 0, raw = 0, zr = Z_OK;
+    uint8_t sink[16384];
+    uint64_t total = 0;
+    ipf_status st = IPF_OK;
+    for (size_t p = 8; p + 12 <= len && zr != Z_STREAM_END;) {
+        uint32_t n = be32(d + p);
+        const uint8_t *type = d + p + 4;
+        if (n > len - p - 12) break; /* truncated chunk: stb reports it */
+        if (!memcmp(type, "CgBI", 4)) raw = 1; /* Apple PNG: raw deflate */
+        if (!memcmp(type, "IEND", 4)) break;
+        if (!memcmp(type, "IDAT", 4) && n) {
+            if (!started) {
+                if ((raw ? inflateInit2(&z, -15) : inflateInit(&z)) != Z_OK)
+                    return ipf_fail(e, IPF_ERR_OUT_OF_MEMORY, "%s: cannot initialise zlib", what);
+                started = 1;
+            }
+            z.next_in = (Bytef *)(d + p + 8);
+            z.avail_in = n;
+            while (z.avail_in && zr != Z_STREAM_END) {
+                z.next_out = sink;
+                z.avail_out = sizeof sink;
+                zr = inflate(&z, Z_NO_FLUSH);
+                total += sizeof sink - z.avail_out;
+                if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
+                    st = ipf_fail(e, IPF_ERR_IMAGE, "%s: corrupt PNG image data (zlib: %s)", what,
+                                  z.msg ? z.msg : "error");
+                    goto done;
+                }
+                if (total > max_raw) {
+                    st = ipf_fail(e, IPF_ERR_LIMIT, "%s: PNG image data inflates to more than %llu bytes, over what its header allows (a decompression bomb?)",
+                                  what, (unsigned long long)max_raw);
+                    goto done;
+                }
+            }
+        }
+        p += 12 + (size_t)n;
+    }
+done:
+    if (started) inflateEnd(&z);
+    return st;
 }
 
 static uint32_t le16(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8; }
@@ -459,8 +557,7 @@ static uint64_t truncated_need(const uint8_t *d, size_t len) {
         return len < need ? need : 0;
     }
     /* TGA has no magic: only when no earlier format claims the data, as stb orders them. */
-    if (!stbi__jpeg_test(&s) && !stbi__png_test(&s) && !stbi__psd_test(&s) && !stbi__pic_test(&s) &&
-        !stbi__hdr_test(&s) && stbi__tga_test(&s) && len >= 18) {
+    if (!stbi__jpeg_test(&s) && !stbi__png_test(&s) && !stbi__psd_test(&s) && stbi__tga_test(&s) && len >= 18) {
         int type = d[2]; /* 1, 2, 3 uncompressed; 9, 10, 11 RLE */
         if (type != 1 && type != 2 && type != 3) return 0;
         uint64_t cmap = d[1] ? (uint64_t)le16(d + 5) * ((d[7] + 7) / 8) : 0;
@@ -503,6 +600,17 @@ ipf_status image_decode(const void *data, size_t len, const char *what, int64_t 
         g_budget = (stb_budget){0, SIZE_MAX, 0};
         return ipf_fail(e, IPF_ERR_LIMIT, "%s: %dx%d = %lld pixels is over the limit of %lld (IPF_OPT_MAX_IMAGE_PIXELS)",
                         what, iw, ih, (long long)npix, (long long)max_pixels);
+    }
+    if (jpeg_bad_dht(data, len)) {
+        g_budget = (stb_budget){0, SIZE_MAX, 0};
+        return ipf_fail(e, IPF_ERR_IMAGE, "%s: corrupt JPEG (a Huffman table has more than 256 codes)", what);
+    }
+    /* Raw PNG data: at most 8 bytes a pixel (16-bit RGBA) plus a filter byte
+     * a row, and under 2x that with Adam7 interlacing. */
+    ipf_status pst = png_precheck(data, len, what, 2 * (uint64_t)ih * (1 + 8 * (uint64_t)iw) + 64, e);
+    if (pst) {
+        g_budget = (stb_budget){0, SIZE_MAX, 0};
+        return pst;
     }
     uint64_t need = truncated_need(data, len);
     if (need) {

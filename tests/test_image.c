@@ -155,6 +155,28 @@ TEST(image_bad_input) {
     }
 }
 
+/* stb 2.27 overflows a Huffman table whose counts sum above 256 (fixed in
+ * 2.28); lib/image.c checks DHT segments before stb sees them. */
+TEST(image_jpeg_bad_huffman_table) {
+    size_t len;
+    unsigned char *d = golden_file("jpg_small_120x90.jpg", &len);
+    if (!d) {
+        FAILF("golden jpg_small_120x90.jpg missing: run `make gen`");
+        return;
+    }
+    size_t p = 2;
+    while (p + 4 < len && !(d[p] == 0xFF && d[p + 1] == 0xC4)) p += 2 + ((size_t)d[p + 2] << 8 | d[p + 3]);
+    REQUIRE(p + 21 < len);
+    for (int i = 0; i < 16; i++) d[p + 5 + i] = 0xFF; /* 16 x 255 codes */
+    ipf_err e = {{0}};
+    image_cfg cfg;
+    image_cfg_default(&cfg);
+    static float out[3 * 299 * 299];
+    CHECK_EQ_INT(image_preprocess_encoded(&cfg, d, len, "x.jpg", 50000000, 64 << 20, out, &e), IPF_ERR_IMAGE);
+    HAS(e.msg, "x.jpg: corrupt JPEG (a Huffman table");
+    free(d);
+}
+
 static void be32(unsigned char *p, uint32_t v) {
     p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16), p[2] = (unsigned char)(v >> 8),
     p[3] = (unsigned char)v;
@@ -225,9 +247,12 @@ TEST(image_limits) {
 /* Random byte flips in small valid files: must fail cleanly or succeed,
  * never crash (the ASan pass checks memory safety). */
 TEST(image_mutations) {
-    const char *files[] = {"png_rgb_7x5.png", "jpg_small_120x90.jpg", "gif_pal_260x190.gif", "bmp_pal_200x150.bmp",
-                           "png_pal16_123x77.png", "tga_rgb_210x160.tga"};
-    int iters = getenv("IPF_TEST_LIGHT") ? 40 : 150;
+    const char *files[] = {"png_rgb_7x5.png",      "jpg_small_120x90.jpg", "gif_pal_260x190.gif",
+                           "bmp_pal_200x150.bmp",  "png_pal16_123x77.png", "tga_rgb_210x160.tga",
+                           "jpg_progressive_500x375.jpg", "jpg_cmyk_320x240.jpg", "ppm_rgb_150x200.ppm"};
+    /* IPF_TEST_FUZZ_ITERS raises the count for a longer local fuzz run. */
+    const char *fi = getenv("IPF_TEST_FUZZ_ITERS");
+    int iters = fi ? atoi(fi) : getenv("IPF_TEST_LIGHT") ? 30 : 100;
     uint32_t r = 777;
     for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
         size_t len;
@@ -250,6 +275,7 @@ TEST(image_mutations) {
             size_t n = (it % 5 == 4) ? (r >> 4) % len : len; /* sometimes truncated too */
             ipf_err e = {{0}};
             ipf_status st = pre(m, n, 50000000, 64 << 20, &e);
+            if (it < 3 && st) fprintf(stderr, "      e.g. %s\n", e.msg);
             if (st == IPF_OK) ok++;
             else if (st == IPF_ERR_IMAGE || st == IPF_ERR_LIMIT) bad++;
             else FAILF("%s mutation %d: unexpected status %d: %s", files[f], it, st, e.msg);
