@@ -412,7 +412,8 @@ typedef struct wp_work {
     const wordpiece *w;
     int32_t *pieces;
     size_t max_pieces, n;
-    char *u8;           /* scratch: one word in UTF-8, with "##" room */
+    char *u8;           /* scratch: one word in UTF-8 */
+    char *cand;         /* scratch: "##" + a piece of it */
     size_t *off;        /* scratch: byte offset of each code point */
     size_t cap;         /* capacity of off in code points */
 } wp_work;
@@ -425,12 +426,12 @@ static void wp_word(wp_work *k, const uint32_t *c, size_t m) {
         k->pieces[k->n++] = w->unk;
         return;
     }
-    /* u8 = "##" + word; piece [s,e) is u8[2+off[s] .. 2+off[e]). */
+    /* piece [s,e) is u8[off[s] .. off[e]); a continuation is looked up as
+     * "##" + piece, assembled in cand */
     size_t b = 0;
-    k->u8[0] = k->u8[1] = '#';
     for (size_t i = 0; i < m; i++) {
         k->off[i] = b;
-        b += utf8_put(c[i], k->u8 + 2 + b);
+        b += utf8_put(c[i], k->u8 + b);
     }
     k->off[m] = b;
     int32_t local[WP_MAX_WORD_CHARS];
@@ -440,9 +441,14 @@ static void wp_word(wp_work *k, const uint32_t *c, size_t m) {
         if (end - start > (size_t)w->max_chars) end = start + (size_t)w->max_chars;
         int32_t id = -1;
         for (; end > start; end--) {
-            const char *p = k->u8 + 2 + k->off[start];
+            const char *p = k->u8 + k->off[start];
             size_t pl = k->off[end] - k->off[start];
-            id = start > 0 ? wordpiece_id(w, p - 2, pl + 2) : wordpiece_id(w, p, pl);
+            if (start > 0) {
+                memcpy(k->cand + 2, p, pl);
+                id = wordpiece_id(w, k->cand, pl + 2);
+            } else {
+                id = wordpiece_id(w, p, pl);
+            }
             if (id >= 0) break;
         }
         if (id < 0) {
@@ -479,8 +485,10 @@ ipf_status wordpiece_encode(const wordpiece *w, const uint32_t *cps, size_t n, i
     size_t low_cap = 0, u16_cap = 0, nfd_cap = 0;
     k.cap = WP_MAX_WORD_CHARS + 1;
     k.off = malloc((k.cap + 1) * sizeof *k.off);
-    k.u8 = malloc(4 * k.cap + 3);
-    if (!t || !k.off || !k.u8) {
+    k.u8 = malloc(4 * k.cap);
+    k.cand = malloc(4 * k.cap + 2);
+    if (k.cand) k.cand[0] = k.cand[1] = '#';
+    if (!t || !k.off || !k.u8 || !k.cand) {
         st = ipf_fail(e, IPF_ERR_OUT_OF_MEMORY, "tokenize: out of memory for %zu code points", n);
         goto done;
     }
@@ -580,5 +588,6 @@ done:
     free(nfd);
     free(k.off);
     free(k.u8);
+    free(k.cand);
     return st;
 }
