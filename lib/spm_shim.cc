@@ -93,6 +93,40 @@ extern "C" int spm_shim_encode(const spm_proc *p, const char *text, size_t len, 
     return -1;
 }
 
+extern "C" int spm_shim_encode_pieces(const spm_proc *p, const char *text, size_t len, char *buf, size_t buf_cap,
+                                      size_t *lens, size_t lens_cap, size_t *n, char *err, size_t err_cap) {
+    *n = 0;
+    try {
+        std::vector<std::string> v;
+        auto st = p->sp.Encode(absl::string_view(text ? text : "", text ? len : 0), &v);
+        if (!st.ok()) {
+            set_err(err, err_cap, st.ToString());
+            return -1;
+        }
+        size_t off = 0;
+        if (v.size() > lens_cap) {
+            set_err(err, err_cap, "too many pieces for the buffer");
+            return -1;
+        }
+        for (size_t i = 0; i < v.size(); i++) {
+            if (v[i].size() > buf_cap - off) {
+                set_err(err, err_cap, "pieces do not fit in the buffer");
+                return -1;
+            }
+            std::memcpy(buf + off, v[i].data(), v[i].size());
+            off += v[i].size();
+            lens[i] = v[i].size();
+        }
+        *n = v.size();
+        return 0;
+    } catch (const std::exception &ex) {
+        set_err(err, err_cap, std::string("sentencepiece: ") + ex.what());
+    } catch (...) {
+        set_err(err, err_cap, "sentencepiece: unknown exception");
+    }
+    return -1;
+}
+
 extern "C" int spm_shim_piece(const spm_proc *p, int32_t id, char *buf, size_t cap) {
     try {
         if (id < 0 || id >= p->sp.GetPieceSize()) return -1;

@@ -26,6 +26,12 @@ SPM_INTERNAL int32_t spm_shim_eos(const spm_proc *p);
  * 0 on success, -1 with a message.  Thread-safe (Encode is const). */
 SPM_INTERNAL int spm_shim_encode(const spm_proc *p, const char *text, size_t len, int32_t *ids, size_t cap,
                                  size_t *n_total, char *err, size_t err_cap);
+/* Encode to pieces (Encode(input, &pieces): an unknown span comes back as
+ * its own text, not "<unk>").  The pieces are concatenated into buf with their
+ * byte lengths in lens; *n receives the count.  -1 with a message on failure
+ * or when buf/lens are too small.  For tests. */
+SPM_INTERNAL int spm_shim_encode_pieces(const spm_proc *p, const char *text, size_t len, char *buf, size_t buf_cap,
+                                        size_t *lens, size_t lens_cap, size_t *n, char *err, size_t err_cap);
 /* The piece of an id, NUL-terminated into buf (truncated to cap); its full
  * length is returned, or -1 for an id out of range. */
 SPM_INTERNAL int spm_shim_piece(const spm_proc *p, int32_t id, char *buf, size_t cap);
