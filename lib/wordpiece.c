@@ -477,8 +477,9 @@ ipf_status wordpiece_encode(const wordpiece *w, const uint32_t *cps, size_t n, i
                             size_t *n_out, ipf_err *e) {
     *n_out = 0;
     ipf_status st = IPF_OK;
-    /* _clean_text + _tokenize_chinese_chars: at most 3 code points per input. */
-    uint32_t *t = ipf_malloc_array(3 * n + 1, sizeof *t);
+    /* _clean_text; _tokenize_chinese_chars's padding is implied below by
+     * making each CJK ideograph a token of its own. */
+    uint32_t *t = ipf_malloc_array(n + 1, sizeof *t);
     wp_work k = {.w = w, .pieces = pieces, .max_pieces = max_pieces};
     uint32_t *low = NULL;
     UChar *u16 = NULL, *nfd = NULL;
@@ -496,15 +497,14 @@ ipf_status wordpiece_encode(const wordpiece *w, const uint32_t *cps, size_t n, i
     for (size_t i = 0; i < n; i++) {
         uint32_t c = cps[i];
         if (c == 0 || c == 0xFFFD || bert_is_control(c)) continue;
-        if (bert_is_whitespace(c)) t[tn++] = ' ';
-        else if (bert_is_chinese(c)) { t[tn++] = ' '; t[tn++] = c; t[tn++] = ' '; }
-        else t[tn++] = c;
+        t[tn++] = bert_is_whitespace(c) ? ' ' : c;
     }
     /* whitespace_tokenize */
     for (size_t i = 0; i < tn && k.n < max_pieces;) {
         if (py_isspace(t[i])) { i++; continue; }
-        size_t j = i;
-        while (j < tn && !py_isspace(t[j])) j++;
+        size_t j = i + 1;
+        if (!bert_is_chinese(t[i]))
+            while (j < tn && !py_isspace(t[j]) && !bert_is_chinese(t[j])) j++;
         const uint32_t *tok = t + i;
         size_t tl = j - i;
         i = j;
