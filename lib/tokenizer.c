@@ -169,7 +169,7 @@ IPF_API ipf_status ipf_session_tokenize(ipf_session *session, const char *text, 
     if (!n_ids) return ipf_fail(&session->err, IPF_ERR_INVALID_ARGUMENT, "ipf_session_tokenize: n_ids is NULL");
     *n_ids = 0;
     const tokenizer *t = session->model->part[IPF_PART_TOKENIZER];
-    if (!t) return ipf_fail(&session->err, IPF_ERR_STATE, "ipf_session_tokenize: the model %s has no tokenizer",
+    if (!t) return ipf_fail(&session->err, IPF_ERR_NOT_FOUND, "ipf_session_tokenize: the model %s has no tokenizer",
                             session->model->path);
     int64_t max_len = session->opt[IPF_OPT_MAX_TOKENS];
     return tokenizer_encode(t, text, len, max_len > 1 << 20 ? 1 << 20 : (int)max_len, ids, cap, n_ids,

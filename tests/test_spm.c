@@ -8,6 +8,7 @@
 #include "wordpiece.h"
 
 #include <jansson.h>
+#include <pthread.h>
 
 static int hexv(int c) { return c <= '9' ? c - '0' : (c | 32) - 'a' + 10; }
 
@@ -120,4 +121,57 @@ TEST(spm_public_api) {
     /* a file that is not a model */
     CHECK_EQ_INT(ipf_model_load_spm("tests/fixtures/tokenizer_cases.jsonl", &m), IPF_ERR_FORMAT);
     CHECK(m == NULL);
+}
+
+/* One SentencePiece tokenizer shared by four threads (Encode is const). */
+typedef struct spm_thread_arg {
+    const tokenizer *t;
+    int bad;
+} spm_thread_arg;
+
+static const char *SPM_TEXTS[] = {"light is refracted through the prism", "Привет мир", "今天很好",
+                                  "colours of thin plates", ""};
+
+static void *spm_worker(void *p) {
+    spm_thread_arg *a = p;
+    int32_t first[5][128];
+    size_t nfirst[5];
+    ipf_err e;
+    for (int rep = 0; rep < 200; rep++)
+        for (int i = 0; i < 5; i++) {
+            int32_t ids[128];
+            size_t n;
+            if (tokenizer_encode(a->t, SPM_TEXTS[i], strlen(SPM_TEXTS[i]), 128, ids, 128, &n, &e)) {
+                a->bad++;
+                continue;
+            }
+            if (rep == 0) {
+                memcpy(first[i], ids, n * sizeof *ids);
+                nfirst[i] = n;
+            } else if (n != nfirst[i] || memcmp(ids, first[i], n * sizeof *ids)) {
+                a->bad++;
+            }
+        }
+    return NULL;
+}
+
+TEST(spm_threads) {
+    const char *mp = test_shared_path("data/spm-test.model");
+    if (!mp) SKIP("data/spm-test.model absent");
+    tokenizer *t;
+    ipf_err e;
+    ipf_status st = tokenizer_load_spm(mp, &t, &e);
+    CHECK_OK(st, e.msg);
+    if (st) return;
+    pthread_t th[4];
+    spm_thread_arg a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (spm_thread_arg){t, 0};
+        REQUIRE(pthread_create(&th[i], NULL, spm_worker, &a[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_EQ_INT(a[i].bad, 0);
+    }
+    tokenizer_free(t);
 }

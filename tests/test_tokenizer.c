@@ -278,6 +278,13 @@ TEST(tokenizer_public_api) {
     CHECK_EQ_INT(ipf_session_tokenize(s, NULL, 3, ids, 16, &n), IPF_ERR_INVALID_ARGUMENT);
     ipf_session_free(s);
     ipf_model_free(m);
+    /* a model without a tokenizer */
+    REQUIRE(ipf_model_alloc(&m) == IPF_OK);
+    REQUIRE(ipf_session_create(m, &s) == IPF_OK);
+    CHECK_EQ_INT(ipf_session_tokenize(s, text, strlen(text), ids, 16, &n), IPF_ERR_NOT_FOUND);
+    CHECK(strstr(ipf_session_error(s), "no tokenizer") != NULL);
+    ipf_session_free(s);
+    ipf_model_free(m);
 }
 
 /* ---- threads ------------------------------------------------------------- */
