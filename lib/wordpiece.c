@@ -363,6 +363,11 @@ ipf_status wordpiece_load(const char *path, int lower_case, wordpiece **out, ipf
         }
         char *tok = buf + pos + boff;
         size_t tl = eoff - boff;
+        if (memchr(tok, '\r', tl)) { /* Python's universal newlines would split it */
+            free(cps);
+            wordpiece_free(w);
+            return ipf_fail(e, IPF_ERR_FORMAT, "%s: line %zu: carriage return inside a token", path, line);
+        }
         if (wordpiece_id(w, tok, tl) >= 0) {
             int32_t first = wordpiece_id(w, tok, tl);
             free(cps);

@@ -163,6 +163,7 @@ TEST(tokenizer_vocab_validation) {
     EXPECT_LOAD_ERROR("no_sep.txt", "[UNK]\n[CLS]\n", IPF_ERR_FORMAT, "no [SEP]");
     EXPECT_LOAD_ERROR("bad_utf8.txt", "[UNK]\n[CLS]\n[SEP]\nca\xc3\n", IPF_ERR_FORMAT, "line 4: not valid UTF-8");
     EXPECT_LOAD_ERROR("surrogate.txt", "[UNK]\n\xed\xa0\x80\n", IPF_ERR_FORMAT, "line 2: not valid UTF-8");
+    EXPECT_LOAD_ERROR("lone_cr.txt", "[UNK]\n[CLS]\n[SEP]\na\rb\n", IPF_ERR_FORMAT, "line 4: carriage return");
     EXPECT_LOAD_ERROR("empty.txt", "", IPF_ERR_FORMAT, "empty vocabulary");
     tokenizer *t;
     ipf_err e;
