@@ -15,7 +15,10 @@ int cmd_version(int argc, char **argv);
  * entries, each ending with a comma.  Kept apart so parallel work merges. */
 #define IPF_CMDS_IMAGE
 
-#define IPF_CMDS_TEXT
+int cmd_tokenize(int argc, char **argv);
+#define IPF_CMDS_TEXT \
+    {"tokenize", cmd_tokenize, "captions (JSON Lines) to BERT token ids"}, \
+
 
 #define IPF_CMDS_API
 
