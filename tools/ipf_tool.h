@@ -10,12 +10,14 @@ typedef struct ipf_cmd {
 } ipf_cmd;
 
 int cmd_version(int argc, char **argv);
+int cmd_embed_text(int argc, char **argv);
 
 /* Each tools/cmd_*.c owns one of these macros: a list of {name, fn, help},
  * entries, each ending with a comma.  Kept apart so parallel work merges. */
 #define IPF_CMDS_IMAGE
 
-#define IPF_CMDS_TEXT
+#define IPF_CMDS_TEXT \
+    {"embed-text", cmd_embed_text, "BERT [CLS] vectors for captions or id sequences (JSON Lines)"},
 
 #define IPF_CMDS_API
 
