@@ -102,6 +102,8 @@ struct bert {
     const float *emb_ln_w, *emb_ln_b;
     bert_layer *layer;
     float *fused; /* all layers' Wqkv (3D,D) and bqkv (3D), owned */
+    float **owned; /* copies made by bert_load_layers */
+    size_t nowned;
 };
 
 static ipf_status get(bert *b, st_file *f, const char *base, const char *suffix, int ndim, int64_t d0, int64_t d1,
@@ -124,6 +126,8 @@ void bert_free(void *p) {
     bert *b = p;
     if (!b) return;
     st_close(b->st);
+    for (size_t i = 0; i < b->nowned; i++) free(b->owned[i]);
+    free(b->owned);
     free(b->layer);
     free(b->fused);
     free(b);
@@ -190,6 +194,63 @@ fail:
 }
 
 const bert_layer *bert_get_layer(const bert *b, int l) { return &b->layer[l]; }
+
+ipf_status bert_load_layers(bert *b, st_file *f, const char *prefix, int *n_loaded, ipf_err *e) {
+    const bert_config *c = &b->cfg;
+    const int64_t D = c->hidden, F = c->intermediate;
+    static const char *qkv[3] = {"query", "key", "value"};
+    int count = 0;
+    for (int l = 0; l < c->layers; l++) {
+        bert_layer *L = &b->layer[l];
+        float *W = b->fused + (size_t)l * (size_t)(3 * D * D + 3 * D), *bias = W + 3 * D * D;
+        char name[512];
+        for (int j = 0; j < 3; j++)
+            for (int wb = 0; wb < 2; wb++) {
+                snprintf(name, sizeof name, "%sencoder.layer.%d.attention.self.%s.%s", prefix, l, qkv[j],
+                         wb ? "bias" : "weight");
+                if (!st_find(f, name)) continue;
+                const float *src;
+                int64_t shape[2] = {D, D};
+                ipf_status st = st_get_f32(f, name, wb ? 1 : 2, shape, &src, e);
+                if (st) return st;
+                if (wb) memcpy(bias + j * D, src, sizeof(float) * (size_t)D);
+                else memcpy(W + (size_t)j * D * D, src, sizeof(float) * (size_t)(D * D));
+                count++;
+            }
+        struct {
+            const char *name;
+            const float **w;
+            int64_t d0, d1;
+        } items[] = {{"attention.output.dense.weight", &L->Wo, D, D},    {"attention.output.dense.bias", &L->bo, D, 0},
+                     {"attention.output.LayerNorm.weight", &L->ln1_w, D, 0},
+                     {"attention.output.LayerNorm.bias", &L->ln1_b, D, 0},
+                     {"intermediate.dense.weight", &L->Wi, F, D},        {"intermediate.dense.bias", &L->bi, F, 0},
+                     {"output.dense.weight", &L->Wf, D, F},              {"output.dense.bias", &L->bf, D, 0},
+                     {"output.LayerNorm.weight", &L->ln2_w, D, 0},       {"output.LayerNorm.bias", &L->ln2_b, D, 0}};
+        for (size_t i = 0; i < sizeof items / sizeof *items; i++) {
+            snprintf(name, sizeof name, "%sencoder.layer.%d.%s", prefix, l, items[i].name);
+            if (!st_find(f, name)) continue;
+            const float *src;
+            int64_t shape[2] = {items[i].d0, items[i].d1};
+            ipf_status st = st_get_f32(f, name, items[i].d1 ? 2 : 1, shape, &src, e);
+            if (st) return st;
+            size_t nf = (size_t)(items[i].d0 * (items[i].d1 ? items[i].d1 : 1));
+            float *copy = ipf_malloc_array(nf, sizeof(float));
+            float **list = realloc(b->owned, (b->nowned + 1) * sizeof *list);
+            if (list) b->owned = list;
+            if (!copy || !list) {
+                free(copy);
+                return ipf_fail(e, IPF_ERR_OUT_OF_MEMORY, "%s: out of memory copying '%s'", st_path(f), name);
+            }
+            memcpy(copy, src, nf * sizeof(float));
+            b->owned[b->nowned++] = copy;
+            *items[i].w = copy;
+            count++;
+        }
+    }
+    if (n_loaded) *n_loaded = count;
+    return IPF_OK;
+}
 
 /* ---- forward -------------------------------------------------------------- */
 
@@ -363,6 +424,29 @@ ipf_status bert_forward_cls(const bert *b, ipf_session *s, const int32_t *const 
         float *t = x;
         x = y;
         y = t;
+    }
+    return IPF_OK;
+}
+
+ipf_status bert_forward_hidden(const bert *b, ipf_session *s, const int32_t *const *ids, const int *lens, int n,
+                               int upto, float *out) {
+    const bert_config *c = &b->cfg;
+    if (upto < 0 || upto > c->layers)
+        return ipf_fail(&s->err, IPF_ERR_INVALID_ARGUMENT, "BERT: layer count %d outside 0..%d", upto, c->layers);
+    ipf_status st = bert_validate(b, &s->err, ids, lens, n);
+    if (st || n == 0) return st;
+    const size_t D = (size_t)c->hidden;
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += (size_t)lens[i];
+    float *y = bert_session_buffer(s, total * D + bert_layer_scratch(c, lens, n, 0));
+    if (!y) return ipf_fail(&s->err, IPF_ERR_OUT_OF_MEMORY, "BERT: out of memory for %zu packed tokens", total);
+    float *ws = y + total * D;
+    ipf_session_prepare(s);
+    ipf_kctx *k = &s->kctx;
+    if (bert_embed(b, k, out, ids, lens, n)) return kfail(s);
+    for (int l = 0; l < upto; l++) {
+        if (bert_layer_forward(c, &b->layer[l], k, y, out, lens, n, 0, ws, NULL)) return kfail(s);
+        memcpy(out, y, sizeof(float) * total * D);
     }
     return IPF_OK;
 }

@@ -187,6 +187,35 @@ def references(out, tag, m, seed):
         np.save(os.path.join(out, f'{tag}_batch_cls.npy'), np.stack([m64(torch.from_numpy(s)).numpy() for s in seqs]))
 
 
+def gradients(out, m, seed):
+    """Top-k fine-tuning goldens (lib/bert_train.c) for k = 1 and 2 on the
+    ragged batch: loss = sum(cls * R); float64 gradients of every top-k
+    parameter, HF names, in small_grads_k{k}.safetensors, plus R and cls."""
+    m64 = m.double()
+    rng = np.random.default_rng(seed)
+    ids = np.load(os.path.join(out, 'small_batch_ids.npy'))
+    lens = np.load(os.path.join(out, 'small_batch_lens.npy'))
+    seqs = np.split(ids, np.cumsum(lens)[:-1])
+    D, L = m64.embeddings.word_embeddings.weight.shape[1], len(m64.encoder.layer)
+    R = rng.standard_normal((len(seqs), D))
+    np.save(os.path.join(out, 'small_train_R.npy'), R)
+    for k in (1, 2):
+        m64.zero_grad()
+        cls = []
+        for s in seqs:
+            with torch.no_grad():
+                h = m64.hidden(torch.from_numpy(s), upto=L - k)
+            for layer in m64.encoder.layer[L - k:]:
+                h = layer(h)
+            cls.append(h[0])
+        cls = torch.stack(cls)
+        (cls * torch.from_numpy(R)).sum().backward()
+        grads = {n: p.grad.detach().numpy() for n, p in m64.named_parameters()
+                 if n.startswith('encoder.layer.') and int(n.split('.')[2]) >= L - k}
+        stio.save(os.path.join(out, f'small_grads_k{k}.safetensors'), grads)
+        np.save(os.path.join(out, f'small_train_cls_k{k}.npy'), cls.detach().numpy())
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -207,6 +236,7 @@ def main():
     bad['encoder.layer.1.intermediate.dense.weight'] = sd['encoder.layer.1.intermediate.dense.weight'].t().contiguous()
     write_dir(os.path.join(out, 'bert_small_badshape'), small_cfg, bad)
     references(out, 'small', small, 2)
+    gradients(out, small, 5)
 
     base_cfg = config(768, 12, 12, 3072)
     base = build(base_cfg, 3)
