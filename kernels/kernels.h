@@ -164,6 +164,77 @@ IPF_KINTERNAL void relu_backward(float *dx, const float *dy, const float *y, siz
 /* ===== end ops: image ===== */
 
 /* ===== ops: text (owner: text) ===== */
+/* Transformer ops for BERT.  Elementwise/row ops have an optimised C path
+ * (OpenMP over rows; it answers the "OpenBLAS" slot of kctx_pick) and a
+ * plain double-accumulating reference. */
+
+/* Strided batched matmul, torch.matmul on strided views (attention QK^T, PV):
+ * for b in [0,nb): C_b(M,N) = alpha * op(A_b) . op(B_b) + beta * C_b, where
+ * X_b = X + b*sX; op(A_b) is (M,K): A_b stored (M,K) with row stride lda, or
+ * stored (K,M) and transposed when ta; op(B_b) is (K,N): stored (K,N) with
+ * ldb, or stored (N,K) and transposed when tb.  beta is 0 or 1. */
+IPF_KINTERNAL int bmm_forward(ipf_kctx *c, int nb, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                              int lda, size_t sA, const float *B, int ldb, size_t sB, float beta, float *C, int ldc,
+                              size_t sC);
+IPF_KINTERNAL void bmm_forward_ref(int nb, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                                   size_t sA, const float *B, int ldb, size_t sB, float beta, float *C, int ldc,
+                                   size_t sC);
+/* Backward of C = alpha*op(A).op(B): dA += alpha*dC.op(B)^T and dB +=
+ * alpha*op(A)^T.dC, each in its operand's stored layout (lda/sA, ldb/sB);
+ * dA or dB may be NULL. */
+IPF_KINTERNAL int bmm_backward(ipf_kctx *c, int nb, int ta, int tb, int M, int N, int K, float alpha, float *dA,
+                               const float *A, int lda, size_t sA, float *dB, const float *B, int ldb, size_t sB,
+                               const float *dC, int ldc, size_t sC);
+IPF_KINTERNAL void bmm_backward_ref(int nb, int ta, int tb, int M, int N, int K, float alpha, float *dA,
+                                    const float *A, int lda, size_t sA, float *dB, const float *B, int ldb, size_t sB,
+                                    const float *dC, int ldc, size_t sC);
+
+/* out(N,D) = (x - mean) * rstd * w + b over each row (torch.nn.LayerNorm);
+ * mean(N), rstd(N) receive the statistics for backward (either may be NULL).
+ * out may alias x. */
+IPF_KINTERNAL int layernorm_forward(ipf_kctx *c, float *out, float *mean, float *rstd, const float *x,
+                                    const float *w, const float *b, int N, int D, float eps);
+IPF_KINTERNAL void layernorm_forward_ref(float *out, float *mean, float *rstd, const float *x, const float *w,
+                                         const float *b, int N, int D, float eps);
+/* dx(N,D) += ..., dw(D) += ..., db(D) += ... (any may be NULL); x is the
+ * forward input, mean/rstd as saved by forward. */
+IPF_KINTERNAL int layernorm_backward(ipf_kctx *c, float *dx, float *dw, float *db, const float *dout,
+                                     const float *x, const float *w, const float *mean, const float *rstd, int N,
+                                     int D);
+IPF_KINTERNAL void layernorm_backward_ref(float *dx, float *dw, float *db, const float *dout, const float *x,
+                                          const float *w, const float *mean, const float *rstd, int N, int D);
+
+/* y(n) = x * Phi(x) = 0.5 x (1 + erf(x/sqrt 2))  (torch.nn.GELU(), exact);
+ * y may alias x. */
+IPF_KINTERNAL int gelu_forward(ipf_kctx *c, float *y, const float *x, size_t n);
+IPF_KINTERNAL void gelu_forward_ref(float *y, const float *x, size_t n);
+/* dx(n) += dy * gelu'(x), x the forward input. */
+IPF_KINTERNAL int gelu_backward(ipf_kctx *c, float *dx, const float *dy, const float *x, size_t n);
+IPF_KINTERNAL void gelu_backward_ref(float *dx, const float *dy, const float *x, size_t n);
+
+/* y(R,C) = softmax over each row of (scale * x + mask), mask(C) additive
+ * (e.g. 0 / -inf for padding) or NULL; y may alias x.  A row whose every
+ * entry is -inf gives zeros. */
+IPF_KINTERNAL int softmax_forward(ipf_kctx *c, float *y, const float *x, const float *mask, float scale, int R,
+                                  int C);
+IPF_KINTERNAL void softmax_forward_ref(float *y, const float *x, const float *mask, float scale, int R, int C);
+/* dx(R,C) += scale * y * (dy - sum(dy*y)), y the forward output. */
+IPF_KINTERNAL int softmax_backward(ipf_kctx *c, float *dx, const float *dy, const float *y, float scale, int R,
+                                   int C);
+IPF_KINTERNAL void softmax_backward_ref(float *dx, const float *dy, const float *y, float scale, int R, int C);
+
+/* BERT embeddings before their LayerNorm: out(T,D) = word[ids[t]] +
+ * pos[t] + type[types[t]] for positions t = 0..T-1 of one sequence
+ * (types NULL = all 0).  Ids are trusted: callers validate them. */
+IPF_KINTERNAL int embedding_forward(ipf_kctx *c, float *out, const int32_t *ids, const int32_t *types,
+                                    const float *word, const float *pos, const float *type, int T, int D);
+IPF_KINTERNAL void embedding_forward_ref(float *out, const int32_t *ids, const int32_t *types, const float *word,
+                                         const float *pos, const float *type, int T, int D);
+/* dword(V,D), dpos(P,D), dtype(TV,D) += scatter of dout(T,D); any may be NULL. */
+IPF_KINTERNAL int embedding_backward(ipf_kctx *c, float *dword, float *dpos, float *dtype, const float *dout,
+                                     const int32_t *ids, const int32_t *types, int T, int D);
+IPF_KINTERNAL void embedding_backward_ref(float *dword, float *dpos, float *dtype, const float *dout,
+                                          const int32_t *ids, const int32_t *types, int T, int D);
 
 /* ===== end ops: text ===== */
 
