@@ -17,7 +17,11 @@ int cmd_version(int argc, char **argv);
 
 #define IPF_CMDS_TEXT
 
-#define IPF_CMDS_API
+int cmd_profile(int argc, char **argv);
+int cmd_classify_post(int argc, char **argv);
+#define IPF_CMDS_API                                                                                  \
+    {"profile", cmd_profile, "profile influencers from a manifest (JSON Lines, gzip ok)"},           \
+    {"classify-post", cmd_classify_post, "classify posts read as JSON Lines on stdin"},
 
 #define IPF_CMDS_TRAIN
 
