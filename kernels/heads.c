@@ -11,17 +11,17 @@
 
 /* ---- relu ---------------------------------------------------------------- */
 
-void relu_forward_ref(float *y, const float *x, size_t n) { // y (n), x (n)
+void vec_relu_forward_ref(float *y, const float *x, size_t n) { // y (n), x (n)
     for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
-void relu_backward_ref(float *dx, const float *dy, const float *y, size_t n) {
+void vec_relu_backward_ref(float *dx, const float *dy, const float *y, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (y[i] > 0.0f) dx[i] += dy[i];
 }
 
-void relu_forward(float *y, const float *x, size_t n) { relu_forward_ref(y, x, n); }
-void relu_backward(float *dx, const float *dy, const float *y, size_t n) { relu_backward_ref(dx, dy, y, n); }
+void vec_relu_forward(float *y, const float *x, size_t n) { vec_relu_forward_ref(y, x, n); }
+void vec_relu_backward(float *dx, const float *dy, const float *y, size_t n) { vec_relu_backward_ref(dx, dy, y, n); }
 
 /* ---- tanh ---------------------------------------------------------------- */
 
@@ -48,12 +48,12 @@ static void softmax_row(float *p, const float *x, int C) {
     for (int j = 0; j < C; j++) p[j] = (float)(exp((double)x[j] - mx) / sum);
 }
 
-void softmax_forward_ref(float *p, const float *x, int M, int C) { // p (M,C), x (M,C)
+void vec_softmax_forward_ref(float *p, const float *x, int M, int C) { // p (M,C), x (M,C)
     if (C <= 0) return;
     for (int m = 0; m < M; m++) softmax_row(p + (size_t)m * C, x + (size_t)m * C, C);
 }
 
-void softmax_backward_ref(float *dx, const float *dp, const float *p, int M, int C) {
+void vec_softmax_backward_ref(float *dx, const float *dp, const float *p, int M, int C) {
     for (int m = 0; m < M; m++) {
         const float *pr = p + (size_t)m * C, *gr = dp + (size_t)m * C;
         double dot = 0;
@@ -62,9 +62,9 @@ void softmax_backward_ref(float *dx, const float *dp, const float *p, int M, int
     }
 }
 
-void softmax_forward(float *p, const float *x, int M, int C) { softmax_forward_ref(p, x, M, C); }
-void softmax_backward(float *dx, const float *dp, const float *p, int M, int C) {
-    softmax_backward_ref(dx, dp, p, M, C);
+void vec_softmax_forward(float *p, const float *x, int M, int C) { vec_softmax_forward_ref(p, x, M, C); }
+void vec_softmax_backward(float *dx, const float *dp, const float *p, int M, int C) {
+    vec_softmax_backward_ref(dx, dp, p, M, C);
 }
 
 /* ---- attention pooling ---------------------------------------------------- */

@@ -302,7 +302,7 @@ static ipf_status post_probs_of(ipf_session *s, const prof_model *pm, const floa
                                 float *logits, float *probs, const char *fn) {
     const prof_config *c = &pm->cfg;
     if (prof_post_head(pm, &s->kctx, v, (int)P, hid, logits)) return kernel_failed(s, fn);
-    softmax_forward(probs, logits, (int)P, c->n_post);
+    vec_softmax_forward(probs, logits, (int)P, c->n_post);
     return check_finite(s, probs, P * (size_t)c->n_post, fn, "post probabilities");
 }
 
@@ -352,7 +352,7 @@ static ipf_status inf_probs_of(ipf_session *s, const prof_model *pm, const float
     const prof_config *c = &pm->cfg;
     float *logits = hid + c->head_hidden;
     if (prof_inf_head(pm, &s->kctx, h, hid, logits)) return kernel_failed(s, fn);
-    softmax_forward(probs, logits, 1, c->n_inf);
+    vec_softmax_forward(probs, logits, 1, c->n_inf);
     return check_finite(s, probs, (size_t)c->n_inf, fn, "influencer probabilities");
 }
 

@@ -75,12 +75,12 @@ static void check_elementwise(int op) {
     for (int i = 0; i < N; i++) /* keep relu away from its kink, where FD is meaningless */
         if (op == 0 && fabsf(x[i]) < 0.05f) x[i] = 0.1f;
     fill(w, N, 1.0f);
-    if (op == 0) relu_forward(y, x, N);
+    if (op == 0) vec_relu_forward(y, x, N);
     else tanh_forward(y, x, N);
     for (int i = 0; i < N; i++) yd[i] = (float)(op == 0 ? (x[i] > 0 ? x[i] : 0) : tanh((double)x[i]));
     CHECK_CLOSE(y, yd, N, FWD_ATOL, FWD_RTOL);
     set(dx, N, GRAD_INIT);
-    if (op == 0) relu_backward(dx, w, y, N);
+    if (op == 0) vec_relu_backward(dx, w, y, N);
     else tanh_backward(dx, w, y, N);
     unbias(dx, N);
     ew_ctx c = {w, N, op};
@@ -89,7 +89,7 @@ static void check_elementwise(int op) {
     /* in place */
     float z[N];
     memcpy(z, x, sizeof z);
-    if (op == 0) relu_forward(z, z, N);
+    if (op == 0) vec_relu_forward(z, z, N);
     else tanh_forward(z, z, N);
     CHECK(memcmp(z, y, sizeof z) == 0);
 }
@@ -128,7 +128,7 @@ TEST(heads_softmax) {
     fill(x, N, 4.0f);
     x[3] = 80.0f; /* a large logit must not overflow */
     fill(w, N, 1.0f);
-    softmax_forward(p, x, M, C);
+    vec_softmax_forward(p, x, M, C);
     for (int m = 0; m < M; m++) {
         double xd[C];
         for (int j = 0; j < C; j++) xd[j] = x[m * C + j];
@@ -137,7 +137,7 @@ TEST(heads_softmax) {
     }
     CHECK_CLOSE(p, pd, N, FWD_ATOL, FWD_RTOL);
     set(dx, N, GRAD_INIT);
-    softmax_backward(dx, w, p, M, C);
+    vec_softmax_backward(dx, w, p, M, C);
     unbias(dx, N);
     sm_ctx c = {w, M, C};
     fd_grad(sm_obj, &c, x, N, work, fd);
