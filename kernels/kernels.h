@@ -240,6 +240,74 @@ IPF_KINTERNAL void embedding_backward_ref(float *dword, float *dpos, float *dtyp
 
 /* ===== ops: heads and training (owner: train) ===== */
 
+/* Small element-wise and per-row ops of the profiler heads (kernels/heads.c).
+ * They are O(n) or O(n*D) with tiny n, so the plain-C reference is the only
+ * path: <op>_forward is <op>_forward_ref.  They cannot fail.  relu and
+ * softmax carry a vec_ prefix: these are the context-free vector forms; the
+ * image and text ops have their own relu_forward / softmax_forward.
+ * Letters: n elements, M rows, C classes, P posts, D value width, A key width. */
+
+/* y = max(x, 0)   (torch.relu); y may alias x. */
+IPF_KINTERNAL void vec_relu_forward(float *y, const float *x, size_t n);
+IPF_KINTERNAL void vec_relu_forward_ref(float *y, const float *x, size_t n);
+/* dx += dy * (y > 0), from the forward OUTPUT y (so in-place forward is fine). */
+IPF_KINTERNAL void vec_relu_backward(float *dx, const float *dy, const float *y, size_t n);
+IPF_KINTERNAL void vec_relu_backward_ref(float *dx, const float *dy, const float *y, size_t n);
+
+/* y = tanh(x)   (torch.tanh); y may alias x. */
+IPF_KINTERNAL void tanh_forward(float *y, const float *x, size_t n);
+IPF_KINTERNAL void tanh_forward_ref(float *y, const float *x, size_t n);
+/* dx += dy * (1 - y^2), from the forward output y. */
+IPF_KINTERNAL void tanh_backward(float *dx, const float *dy, const float *y, size_t n);
+IPF_KINTERNAL void tanh_backward_ref(float *dx, const float *dy, const float *y, size_t n);
+
+/* Attention pooling (DESIGN.md §1): s_i = <r_i, rc>, alpha = softmax_i(s),
+ * h = sum_i alpha_i v_i.   r (P,A), rc (A), v (P,D) -> alpha (P), h (D).
+ * P >= 1. */
+IPF_KINTERNAL void attpool_forward(float *h, float *alpha, const float *v, const float *r, const float *rc, int P,
+                                   int D, int A);
+IPF_KINTERNAL void attpool_forward_ref(float *h, float *alpha, const float *v, const float *r, const float *rc,
+                                       int P, int D, int A);
+/* From dh (D) and the forward's alpha:  dv (P,D) += alpha_i dh;
+ * dr (P,A) += ds_i rc;  drc (A) += sum_i ds_i r_i, where
+ * ds_i = alpha_i (<dh, v_i> - sum_j alpha_j <dh, v_j>).  Any of dv, dr, drc may be NULL. */
+IPF_KINTERNAL void attpool_backward(float *dv, float *dr, float *drc, const float *dh, const float *alpha,
+                                    const float *v, const float *r, const float *rc, int P, int D, int A);
+IPF_KINTERNAL void attpool_backward_ref(float *dv, float *dr, float *drc, const float *dh, const float *alpha,
+                                        const float *v, const float *r, const float *rc, int P, int D, int A);
+
+/* Row-wise softmax (torch.softmax(x, dim=-1)): x (M,C) -> p (M,C); p may alias x. */
+IPF_KINTERNAL void vec_softmax_forward(float *p, const float *x, int M, int C);
+IPF_KINTERNAL void vec_softmax_forward_ref(float *p, const float *x, int M, int C);
+/* dx += p * (dp - <dp, p>) per row, from the forward output p. */
+IPF_KINTERNAL void vec_softmax_backward(float *dx, const float *dp, const float *p, int M, int C);
+IPF_KINTERNAL void vec_softmax_backward_ref(float *dx, const float *dp, const float *p, int M, int C);
+
+/* Softmax cross-entropy, mean over labelled rows
+ * (torch.nn.functional.cross_entropy with ignore_index): logits (M,C),
+ * labels (M), a negative label marks an unlabelled row (skipped).  Writes
+ * probs (M,C) (softmax of every row, labelled or not) and *loss (0 when no
+ * row is labelled).  Returns the number of labelled rows, or -1 when a label
+ * is >= C (nothing written to *loss then). */
+IPF_KINTERNAL int xent_forward(float *loss, float *probs, const float *logits, const int32_t *labels, int M, int C);
+IPF_KINTERNAL int xent_forward_ref(float *loss, float *probs, const float *logits, const int32_t *labels, int M,
+                                   int C);
+/* dlogits (M,C) += dloss * (probs - onehot(label)) / n_labelled on labelled
+ * rows (unlabelled rows get nothing).  Labels as validated by the forward. */
+IPF_KINTERNAL void xent_backward(float *dlogits, float dloss, const float *probs, const int32_t *labels, int M,
+                                 int C);
+IPF_KINTERNAL void xent_backward_ref(float *dlogits, float dloss, const float *probs, const int32_t *labels, int M,
+                                     int C);
+
+/* Inverted dropout with a given mask (torch.nn.functional.dropout, training):
+ * y = x * mask / (1 - p), mask[i] in {0,1} drawn by the caller with keep
+ * probability 1-p; p in [0,1) (p >= 1 gives y = 0).  y may alias x. */
+IPF_KINTERNAL void dropout_forward(float *y, const float *x, const uint8_t *mask, float p, size_t n);
+IPF_KINTERNAL void dropout_forward_ref(float *y, const float *x, const uint8_t *mask, float p, size_t n);
+/* dx += dy * mask / (1 - p). */
+IPF_KINTERNAL void dropout_backward(float *dx, const float *dy, const uint8_t *mask, float p, size_t n);
+IPF_KINTERNAL void dropout_backward_ref(float *dx, const float *dy, const uint8_t *mask, float p, size_t n);
+
 /* ===== end ops: heads and training ===== */
 
 #endif

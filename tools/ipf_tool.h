@@ -21,7 +21,11 @@ int cmd_tokenize(int argc, char **argv);
     {"tokenize", cmd_tokenize, "captions (JSON Lines) to BERT token ids"}, \
     {"embed-text", cmd_embed_text, "BERT [CLS] vectors for captions or id sequences (JSON Lines)"},
 
-#define IPF_CMDS_API
+int cmd_profile(int argc, char **argv);
+int cmd_classify_post(int argc, char **argv);
+#define IPF_CMDS_API                                                                                  \
+    {"profile", cmd_profile, "profile influencers from a manifest (JSON Lines, gzip ok)"},           \
+    {"classify-post", cmd_classify_post, "classify posts read as JSON Lines on stdin"},
 
 #define IPF_CMDS_TRAIN
 
