@@ -145,15 +145,18 @@ typedef struct manifest {
     int n_posts, cap_posts;
     mf_influencer *infl;
     int n_infl, cap_infl;
-    int skipped_missing_image; /* posts whose image file did not exist (kept without image) */
+    int skipped_missing_image; /* posts dropped because their image file does not exist */
     int skipped_blank;         /* blank lines */
 } manifest;
 
 /* Read a JSON Lines manifest (plain or gzip).  Class names are checked
- * against inf_names (n_inf) and post_names (n_post).  Any malformed line is an
- * error naming the file and line number.  A missing image file is an error
- * when missing_image_is_error, otherwise the post keeps no image and is
- * counted in skipped_missing_image. */
+ * against inf_names (n_inf) and post_names (n_post).  Any malformed line (bad
+ * JSON, missing influencer, wrong field type, unknown class, an influencer
+ * given two different labels) is an error naming the file and line number;
+ * blank lines are skipped.  A missing image file is an error when
+ * missing_image_is_error, otherwise the post is dropped and counted in
+ * skipped_missing_image.  Posts are grouped by influencer in order of first
+ * appearance. */
 IPF_INTERNAL ipf_status manifest_read(const char *path, const char (*inf_names)[PROF_CLASS_NAME_CAP], int n_inf,
                                       const char (*post_names)[PROF_CLASS_NAME_CAP], int n_post,
                                       int missing_image_is_error, manifest *m, ipf_err *e);
