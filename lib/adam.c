@@ -46,6 +46,7 @@ double adam_step(const adam_cfg *c, float *p, float *g, float *m, float *v, size
     double ss = 0;
     for (size_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
     double norm = sqrt(ss);
+    if (!isfinite(norm)) return norm; /* caller reports; parameters and state stay as they were */
     if (c->clip_norm > 0 && norm > c->clip_norm) {
         float s = (float)(c->clip_norm / (norm + 1e-6)); /* torch: max_norm / (total_norm + 1e-6) */
         for (size_t i = 0; i < n; i++) g[i] *= s;

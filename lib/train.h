@@ -53,7 +53,8 @@ IPF_INTERNAL void adam_cfg_default(adam_cfg *c);
 IPF_INTERNAL float adam_lr_at(const adam_cfg *c, int64_t t);
 /* One update of n parameters.  *t is the step count before the call; it is
  * incremented.  g may be scaled in place by clipping.  Returns the global
- * gradient norm before clipping. */
+ * gradient norm before clipping; when it is not finite nothing is updated
+ * (not even *t). */
 IPF_INTERNAL double adam_step(const adam_cfg *c, float *p, float *g, float *m, float *v, size_t n, int64_t *t);
 
 /* ---- profiler training --------------------------------------------------- */
@@ -180,5 +181,21 @@ typedef struct augment_cfg {
 /* out (C,H,W) = random transform of in (C,H,W); in != out.  Bilinear
  * sampling.  With every range zero and hflip off, out == in exactly. */
 IPF_INTERNAL void augment_image(const augment_cfg *c, ipf_rng *r, const float *in, float *out, int C, int H, int W);
+
+/* ---- trainer internals (lib/train.c), for tests ---------------------------- */
+/* A trainer over a bare configuration and parameters (no model, no encoders). */
+IPF_INTERNAL ipf_status train_create_raw(const prof_config *c, const float *params, const ipf_train_options *o,
+                                         ipf_trainer **out, ipf_err *e);
+/* Take ownership of a manifest and one allocation holding pool features
+ * (n_posts,E) followed by text features (n_posts,X); split and prepare. */
+IPF_INTERNAL ipf_status train_set_data(ipf_trainer *t, manifest *m, float *features);
+IPF_INTERNAL const float *train_params(const ipf_trainer *t, size_t *n);
+/* For lib/train_model.c: the model side of the trainer. */
+IPF_INTERNAL ipf_status train_attach_model(ipf_trainer *t, const ipf_model *model, int image_side, ipf_err *e);
+/* Parameters with feature standardisation folded in (malloc'ed; NULL when out of memory). */
+IPF_INTERNAL float *train_export_params(ipf_trainer *t);
+IPF_INTERNAL ipf_status train_link_encoders(ipf_trainer *t, const char *out_dir);
+IPF_INTERNAL ipf_err *train_err(ipf_trainer *t);
+IPF_INTERNAL const prof_config *train_config(const ipf_trainer *t);
 
 #endif
