@@ -387,6 +387,25 @@ static uint32_t posts_crc(const manifest *m) {
     return c;
 }
 
+/* What the cached features depend on besides the posts: the profiler's
+ * widths and the encoder weight files (resolved path, size, mtime), so a
+ * trained bundle that links the same encoders reuses the cache. */
+static uint32_t encoders_crc(const ipf_trainer *t) {
+    uint32_t c = ipf_crc32(0, &t->cfg, offsetof(prof_config, inf_names));
+    if (!t->model) return c;
+    const char *files[] = {"bert/model.safetensors", "inception/model.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        char p[PATH_MAX + 64], r[PATH_MAX];
+        struct stat sb;
+        snprintf(p, sizeof p, "%s/%s", t->model->path, files[i]);
+        if (!realpath(p, r) || stat(r, &sb) != 0) continue;
+        int64_t meta[2] = {(int64_t)sb.st_size, (int64_t)sb.st_mtime};
+        c = ipf_crc32(c, r, strlen(r));
+        c = ipf_crc32(c, meta, sizeof meta);
+    }
+    return c;
+}
+
 static const char FEAT_MAGIC[8] = {'I', 'P', 'F', 'F', 'E', 'A', 'T', '1'};
 
 static ipf_status load_feature_cache(ipf_trainer *t, uint32_t crc) {
@@ -546,7 +565,7 @@ IPF_API ipf_status ipf_trainer_load_data(ipf_trainer *t, const char *manifest_pa
         return ipf_fail(&t->err, IPF_ERR_OUT_OF_MEMORY, "out of memory for the features of %zu posts", n);
     }
     t->ftext = t->fpool + n * E;
-    uint32_t crc = posts_crc(&t->mf);
+    uint32_t crc = posts_crc(&t->mf) ^ encoders_crc(t);
     int cached = t->cache_path && load_feature_cache(t, crc) == IPF_OK;
     if (!cached) {
         if ((st = compute_features(t))) {
