@@ -3,6 +3,7 @@
 #include "image.h"
 #include "test.h"
 
+#include <pthread.h>
 #include <zlib.h>
 
 /* One line of build/goldens/image/cases.txt. */
@@ -374,4 +375,79 @@ TEST(image_cfg_and_crop) {
     for (int i = 0; i < 25; i++) ramp[i] = (uint8_t)i;
     CHECK_OK(image_resize_crop_u8(ramp, 5, 5, 1, 5, 2, out, &e), e.msg);
     CHECK(out[0] == 12 && out[1] == 13 && out[2] == 17 && out[3] == 18);
+}
+
+/* Sessions on several threads at once (stb's error and the allocation
+ * budget are thread-local): every thread must get the golden result, and
+ * bad input on one thread must not disturb another. */
+#include <pthread.h>
+
+typedef struct thread_job {
+    const unsigned char *good, *bad;
+    size_t good_len, bad_len;
+    const float *ref;
+    int mismatches, wrong_status;
+} thread_job;
+
+static void *thread_main(void *arg) {
+    thread_job *j = arg;
+    image_cfg cfg;
+    image_cfg_default(&cfg);
+    size_t n = 3 * 299 * 299;
+    float *out = malloc(n * sizeof(float));
+    for (int it = 0; it < 6; it++) {
+        ipf_err e;
+        if (image_preprocess_encoded(&cfg, j->bad, j->bad_len, "bad", 50000000, 64 << 20, out, &e) != IPF_ERR_IMAGE)
+            j->wrong_status++;
+        if (image_preprocess_encoded(&cfg, j->good, j->good_len, "good", 50000000, 64 << 20, out, &e) != IPF_OK)
+            j->wrong_status++;
+        else if (memcmp(out, j->ref, n * sizeof(float)))
+            j->mismatches++;
+    }
+    free(out);
+    return NULL;
+}
+
+TEST(image_threads) {
+    const char *files[] = {"png_rgb_640x480", "jpg_progressive_500x375", "gif_pal_260x190", "bmp_rgb_333x222"};
+    enum { NT = 4 };
+    thread_job jobs[NT];
+    unsigned char *bufs[NT] = {0};
+    float *refs[NT] = {0};
+    pthread_t th[NT];
+    int started = 0;
+    static const unsigned char junk[] = "\x89PNG\r\n\x1a\n garbage garbage garbage garbage";
+    for (int i = 0; i < NT; i++) {
+        char f[160];
+        const char *ext = strchr(files[i], '_');
+        snprintf(f, sizeof f, "%s.%.*s", files[i], (int)(ext - files[i]), files[i]);
+        size_t len;
+        bufs[i] = golden_file(f, &len);
+        /* The reference is our own single-threaded output (JPEG is not
+         * bit-exact to PIL). */
+        refs[i] = malloc(3 * 299 * 299 * sizeof(float));
+        if (!bufs[i] || !refs[i]) {
+            FAILF("golden %s missing: run `make gen`", f);
+            break;
+        }
+        image_cfg cfg;
+        image_cfg_default(&cfg);
+        ipf_err e;
+        CHECK_OK(image_preprocess_encoded(&cfg, bufs[i], len, f, 50000000, 64 << 20, refs[i], &e), e.msg);
+        jobs[i] = (thread_job){bufs[i], junk, len, sizeof junk - 1, refs[i], 0, 0};
+    }
+    if (!test_failed_) {
+        for (; started < NT; started++)
+            if (pthread_create(&th[started], NULL, thread_main, &jobs[started])) break;
+        CHECK_EQ_INT(started, NT);
+        for (int i = 0; i < started; i++) {
+            pthread_join(th[i], NULL);
+            CHECK_EQ_INT(jobs[i].mismatches, 0);
+            CHECK_EQ_INT(jobs[i].wrong_status, 0);
+        }
+    }
+    for (int i = 0; i < NT; i++) {
+        free(bufs[i]);
+        free(refs[i]);
+    }
 }

@@ -138,6 +138,11 @@ for ch, mode in [(1, 'L'), (2, 'LA'), (3, 'RGB'), (4, 'RGBA')]:
     np.save(f'{OUT}/raw_{ch}.npy', ref(img, 342, 299))
     cases.append(f'raw_{ch} {fname} raw_{ch}.npy 342 299 raw:{w}:{h}:{ch}')
 
+# ---- for tests/check_20_cli_image.sh: the references of two lossless files
+# stacked (N,3,299,299), so `ipf embed-image IMAGE...` and `--npy` must agree ----
+np.save(f'{OUT}/batch_refs.npy', np.stack([np.load(f'{OUT}/png_rgb_640x480.npy'),
+                                           np.load(f'{OUT}/bmp_rgb_333x222.npy')]))
+
 with open(f'{OUT}/cases.txt', 'w') as f:
     f.write('\n'.join(cases) + '\n')
 print(f'image: {len(cases)} cases in {OUT}')
