@@ -451,3 +451,74 @@ TEST(image_threads) {
         free(refs[i]);
     }
 }
+
+/* encode_image_file / memory / rgb = preprocessing + Inception-v3 with N=1:
+ * on a PNG (bit-exact preprocessing) each must equal encode_image_tensor on
+ * torchvision's preprocessed tensor.  Weights: tests/gen/inception.py. */
+TEST(image_encode_api) {
+    /* test_golden_path returns one static buffer: copy each result. */
+    char wp[4096], png_path[4096], rp[4096];
+    const char *rels[3] = {"inception/model.safetensors", "image/png_rgb_640x480.png", "image/png_rgb_640x480.npy"};
+    char *dst[3] = {wp, png_path, rp};
+    for (int i = 0; i < 3; i++) {
+        const char *p = test_golden_path(rels[i]);
+        if (!p) {
+            FAILF("golden %s missing: run `make gen`", rels[i]);
+            return;
+        }
+        snprintf(dst[i], 4096, "%s", p);
+    }
+    ipf_model *m;
+    REQUIRE(ipf_model_load_inception(wp, 1, &m) == IPF_OK);
+    ipf_session *s;
+    REQUIRE(ipf_session_create(m, &s) == IPF_OK);
+    int nd;
+    int64_t sh[8];
+    char dt;
+    float *ref = test_load_npy(rp, &nd, sh, &dt);
+    size_t len;
+    unsigned char *data = test_read_file(png_path, &len);
+    REQUIRE(ref && data);
+    float want[2048], got[2048];
+    CHECK_OK(ipf_session_encode_image_tensor(s, ref, 1, 299, 299, want, 2048), ipf_session_error(s));
+    CHECK_OK(ipf_session_encode_image_file(s, png_path, got, 2048), ipf_session_error(s));
+    CHECK_CLOSE(got, want, 2048, 0, 0);
+    if (!getenv("IPF_TEST_LIGHT")) {
+        memset(got, 0, sizeof got);
+        CHECK_OK(ipf_session_encode_image_memory(s, data, len, got, 2048), ipf_session_error(s));
+        CHECK_CLOSE(got, want, 2048, 0, 0);
+        uint8_t *pix;
+        int w, h, ch;
+        ipf_err e = {{0}};
+        REQUIRE(image_decode(data, len, "png", 0, 0, &pix, &w, &h, &ch, &e) == IPF_OK);
+        memset(got, 0, sizeof got);
+        CHECK_OK(ipf_session_encode_image_rgb(s, pix, w, h, ch, got, 2048), ipf_session_error(s));
+        CHECK_CLOSE(got, want, 2048, 0, 0);
+        image_pixels_free(pix);
+    }
+    /* Errors name the file and leave the session usable. */
+    CHECK_EQ_INT(ipf_session_encode_image_file(s, "/nonexistent/a.jpg", got, 2048), IPF_ERR_NOT_FOUND);
+    HAS(ipf_session_error(s), "/nonexistent/a.jpg");
+    CHECK_EQ_INT(ipf_session_encode_image_memory(s, "junk", 4, got, 2048), IPF_ERR_IMAGE);
+    HAS(ipf_session_error(s), "buffer");
+    CHECK_EQ_INT(ipf_session_encode_image_file(s, png_path, got, 2047), IPF_ERR_BUFFER_TOO_SMALL);
+    CHECK_EQ_INT(ipf_session_encode_image_file(s, NULL, got, 2048), IPF_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ipf_session_encode_image_file(s, png_path, NULL, 2048), IPF_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ipf_session_encode_image_rgb(s, data, 10, 10, 7, got, 2048), IPF_ERR_SHAPE);
+    CHECK_OK(ipf_session_set_option(s, IPF_OPT_MAX_IMAGE_BYTES, 1000), ipf_session_error(s));
+    CHECK_EQ_INT(ipf_session_encode_image_file(s, png_path, got, 2048), IPF_ERR_LIMIT);
+    HAS(ipf_session_error(s), "IPF_OPT_MAX_IMAGE_BYTES");
+    ipf_session_free(s);
+    ipf_model_free(m);
+
+    /* A model without an image encoder. */
+    ipf_model *empty;
+    REQUIRE(ipf_model_alloc(&empty) == IPF_OK);
+    REQUIRE(ipf_session_create(empty, &s) == IPF_OK);
+    CHECK_EQ_INT(ipf_session_encode_image_memory(s, data, len, got, 2048), IPF_ERR_NOT_FOUND);
+    HAS(ipf_session_error(s), "no image encoder");
+    ipf_session_free(s);
+    ipf_model_free(empty);
+    free(ref);
+    free(data);
+}
