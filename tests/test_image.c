@@ -375,6 +375,20 @@ TEST(image_cfg_and_crop) {
     for (int i = 0; i < 25; i++) ramp[i] = (uint8_t)i;
     CHECK_OK(image_resize_crop_u8(ramp, 5, 5, 1, 5, 2, out, &e), e.msg);
     CHECK(out[0] == 12 && out[1] == 13 && out[2] == 17 && out[3] == 18);
+
+    /* A 1 x 200000 strip: torchvision would resize it to 342 x 68.4 M;
+     * only the crop window is computed, so this is quick and small. */
+    int h = 200000;
+    uint8_t *strip = malloc((size_t)h);
+    for (int i = 0; i < h; i++) strip[i] = (uint8_t)(i * 7);
+    image_cfg_default(&c);
+    float *t = malloc(3 * 299 * 299 * sizeof(float));
+    CHECK_OK(image_preprocess_pixels(&c, strip, 1, h, 1, t, &e), e.msg);
+    int finite = 1;
+    for (int i = 0; i < 3 * 299 * 299; i++) finite &= isfinite(t[i]);
+    CHECK(finite);
+    free(t);
+    free(strip);
 }
 
 /* Sessions on several threads at once (stb's error and the allocation

@@ -88,7 +88,7 @@ save('png_la_200x260', Image.fromarray(la, 'LA'))
 save('png_pal_320x240', Image.fromarray(content(320, 240)).quantize(256))
 save('png_pal16_123x77', Image.fromarray(content(123, 77)).quantize(16), bits=4)
 save('png_1bit_90x70', Image.fromarray(content(90, 70, 1)[:, :, 0] > 128))
-for w, h in [(1, 1), (2, 3), (7, 5), (100, 80), (2000, 50), (40, 900), (342, 500), (457, 342), (300, 299)]:
+for w, h in [(1, 1), (2, 3), (7, 5), (100, 80), (2000, 50), (40, 900), (342, 500), (457, 342), (300, 299), (400, 400)]:
     save(f'png_rgb_{w}x{h}', Image.fromarray(content(w, h)))
 
 # ---- 16-bit PNG: stb keeps the high byte of each sample.  PIL does the same
