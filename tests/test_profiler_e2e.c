@@ -96,6 +96,22 @@ TEST(profiler_e2e_raw_posts) {
     CHECK_CLOSE(got_pp, pp, (size_t)(P * Cp), 1e-4, 1e-4);
     CHECK_CLOSE(got_a, alpha, P, 1e-4, 1e-4);
 
+    /* 20 posts: 9 images (Inception batches of 8 + 1) and 17 captions (BERT
+     * batches of 16 + 1); each post's class probabilities as alone */
+    {
+        enum { NB = 20 };
+        ipf_post many[NB];
+        int src[NB];
+        for (int i = 0; i < NB; i++) {
+            src[i] = i < 12 ? i % P : 1; /* the last 8: caption-only post 1 */
+            many[i] = posts[src[i]];
+        }
+        float *mpp = malloc(sizeof(float) * (size_t)(NB * Cp)), mip[64];
+        CHECK_OK(ipf_session_profile(s, many, NB, mip, mpp, NULL), ipf_session_error(s));
+        for (int i = 0; i < NB; i++) CHECK_CLOSE(mpp + i * Cp, pp + src[i] * Cp, (size_t)Cp, 1e-4, 1e-4);
+        free(mpp);
+    }
+
     /* the same image from memory gives bit-identical features */
     size_t len = 0;
     void *bytes = test_read_file(img[0], &len);
