@@ -107,10 +107,10 @@ ipf_status prof_config_check(const prof_config *c, const char *what, ipf_err *e)
     if (st) return st;
     st = check_names((char (*)[PROF_CLASS_NAME_CAP])c->post_names, c->n_post, "post_classes", what, e);
     if (st) return st;
-    if (c->image.crop < 1 || c->image.crop > 4096 || c->image.resize_short < c->image.crop ||
-        c->image.resize_short > 8192)
-        return ipf_fail(e, IPF_ERR_FORMAT, "%s: config: image resize %d / crop %d invalid (need 1 <= crop <= resize)",
-                        what, c->image.resize_short, c->image.crop);
+    /* a crop larger than the resized image is zero-padded, as torchvision's CenterCrop */
+    if (c->image.crop < 1 || c->image.crop > 8192 || c->image.resize_short < 1 || c->image.resize_short > 8192)
+        return ipf_fail(e, IPF_ERR_FORMAT, "%s: config: image resize %d / crop %d outside [1, 8192]", what,
+                        c->image.resize_short, c->image.crop);
     for (int i = 0; i < 3; i++)
         if (!(c->image.std[i] > 0) || !isfinite(c->image.mean[i]) || !isfinite(c->image.std[i]))
             return ipf_fail(e, IPF_ERR_FORMAT, "%s: config: image mean/std[%d] invalid", what, i);
