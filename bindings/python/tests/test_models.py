@@ -39,7 +39,7 @@ class TestInception(unittest.TestCase):
         need_symbol(self, 'ipf_model_load_inception')
         x = load_npy(self, 'inception/x_%s.npy' % case)
         want = load_npy(self, 'inception/pool_%s_t%d.npy' % (case, t))
-        with self.model(bool(t)) as m, m.session() as s:
+        with self.model(bool(t)) as m, m.session(threads=1) as s:  # 1 thread: the test box is shared
             self.assertTrue(m.has('image_encoder'))
             self.assertEqual(m.dim('image_pool'), 2048)
             got = s.encode_image_tensor(x if ipf.HAVE_NUMPY else x.tolist())
@@ -70,7 +70,7 @@ class TestInception(unittest.TestCase):
             data = f.read()
         with Image.open(png) as im:
             pix = np.asarray(im.convert('RGB'))
-        with self.model(True) as m, m.session() as s:
+        with self.model(True) as m, m.session(threads=1) as s:
             a = flat(s.encode_image_file(png))
             self.assertEqual(a, flat(s.encode_image_bytes(data)))
             b = s.encode_image_rgb(pix if ipf.HAVE_NUMPY else pix.tobytes(), width=pix.shape[1],
