@@ -122,6 +122,9 @@ func mustLoad(t *testing.T, m *Model, err error) *Model {
 }
 
 func TestInceptionGolden(t *testing.T) {
+	if err := need("ipf_model_load_inception"); err != nil {
+		t.Skip(err)
+	}
 	x, shape := readNpy(t, "inception/x_75x75_b1.npy")
 	for _, ti := range []int{0, 1} {
 		m := mustLoadInception(t, ti == 1)
