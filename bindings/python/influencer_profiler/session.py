@@ -297,10 +297,12 @@ class Session:
         """Inception on preprocessed images x (n, 3, H, W): (n, 2048).  Without
         numpy, pass x flat or nested with n/height/width."""
         shape = _arrays.shape_of(x)
+        if len(shape) == 3:
+            shape = (1,) + shape
         if len(shape) == 4:
-            n, _, height, width = shape if n is None else (n, 3, height, width)
-        elif len(shape) == 3 and n is None:
-            n, height, width = 1, shape[1], shape[2]
+            n = shape[0] if n is None else n
+            height = shape[2] if height is None else height
+            width = shape[3] if width is None else width
         if n is None or height is None or width is None:
             raise ValueError('encode_image_tensor: give x as (n, 3, H, W) or pass n, height, width')
         xin = _arrays.FloatIn(x, n * 3 * height * width, 'image tensor')
