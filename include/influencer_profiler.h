@@ -224,17 +224,24 @@ IPF_API ipf_status ipf_model_class_name(const ipf_model *model, ipf_head head, i
 /* ===== section: images (owner: image) ===== */
 
 
-/* Decode an encoded image (JPEG, PNG, BMP, GIF first frame, TGA, PSD, HDR,
- * PIC, PNM; 1-4 channels, 8/16 bit) and preprocess it as DESIGN.md §4: short
- * side to 342 with PIL's antialiased bilinear filter, centre crop 299, scale
- * to [0,1], ImageNet mean/std.  out receives (3, 299, 299) float32 CHW (the
- * sizes come from the model's image configuration); out_cap is its capacity
- * in floats.  IPF_ERR_LIMIT when over IPF_OPT_MAX_IMAGE_PIXELS/BYTES (checked
- * before decoding), IPF_ERR_IMAGE when it cannot be decoded. */
+/* Decode an encoded image (JPEG baseline/progressive incl. CMYK, PNG incl.
+ * palette and 16-bit, BMP, GIF first frame, TGA, PSD, PNM; 1-4 channels)
+ * and preprocess it as DESIGN.md §4: converted to RGB as PIL's
+ * convert('RGB') does (gray replicated, alpha dropped, 16-bit samples reduced
+ * to their high byte), short side to 342 with PIL's antialiased bilinear
+ * filter, centre crop 299, scale to [0,1], ImageNet mean/std — the same
+ * numbers as torchvision on PIL for lossless formats (docs/IMAGES.md).  out
+ * receives (3, 299, 299) float32 CHW (the sizes come from the model's image
+ * configuration); out_cap is its capacity in floats (else
+ * IPF_ERR_BUFFER_TOO_SMALL).  IPF_ERR_LIMIT when over
+ * IPF_OPT_MAX_IMAGE_PIXELS/BYTES (checked from the header, before decoding),
+ * IPF_ERR_IMAGE when it is empty, truncated, corrupt or not an image; the
+ * session's message says why.  Works with any session (no encoder needed). */
 IPF_API ipf_status ipf_session_preprocess_image(ipf_session *session, const void *data, size_t len, float *out,
                                                 size_t out_cap);
 /* Same from interleaved 8-bit pixels, row-major (height, width, channels),
- * channels 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA; alpha dropped). */
+ * channels 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA; alpha dropped).
+ * IPF_ERR_SHAPE for other channel counts or an empty size. */
 IPF_API ipf_status ipf_session_preprocess_rgb(ipf_session *session, const uint8_t *pixels, int32_t width,
                                               int32_t height, int32_t channels, float *out, size_t out_cap);
 /* Inception-v3 on n already-preprocessed images x (n, 3, height, width),

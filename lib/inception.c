@@ -1,0 +1,505 @@
+/* inception.c — Inception-v3 trunk (torchvision models.inception_v3,
+ * Conv2d_1a_3x3 ... Mixed_7c, then adaptive_avg_pool2d to 1x1).
+ *
+ * Every BasicConv2d (conv without bias, BatchNorm eps 1e-3, ReLU) is folded
+ * at load into one conv with bias and fused ReLU:
+ *   s = gamma / sqrt(var + eps);  w' = w * s;  b' = beta - mean * s,
+ * computed in double.  torchvision's transform_input (an affine map per input
+ * channel) is folded into Conv2d_1a_3x3, which has no padding, so the fold is
+ * exact:  conv(a*x + d) = conv_{w*a}(x) + sum_{c,kh,kw} w*d.
+ *
+ * Execution: on the oneDNN backend all activations after the first conv stay
+ * in oneDNN's blocked nChw8c layout (every channel count here is a multiple
+ * of 8); otherwise plain NCHW with the OpenBLAS / reference kernels.  Branch
+ * outputs are written straight into their slice of the block's
+ * concatenation.  Four activation buffers (block input X, block output Y,
+ * branch temporaries T1, T2) live in the session and grow to the largest
+ * activation of the shapes seen.
+ * Letters: N batch, C channels, H/W spatial size. */
+#include "inception.h"
+#include "safetensors.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BN_EPS 1e-3
+
+/* One folded BasicConv2d. */
+typedef struct cbr {
+    int C, M, KH, KW, S, PH, PW;
+    float *w; /* (M,C,KH,KW) */
+    float *b; /* (M) */
+} cbr;
+
+typedef struct blk_a { cbr b1, b5_1, b5_2, bd_1, bd_2, bd_3, bp; } blk_a;      /* InceptionA */
+typedef struct blk_b { cbr b3, bd_1, bd_2, bd_3; } blk_b;                      /* InceptionB */
+typedef struct blk_c { cbr b1, b7_1, b7_2, b7_3, bd_1, bd_2, bd_3, bd_4, bd_5, bp; } blk_c; /* InceptionC */
+typedef struct blk_d { cbr b3_1, b3_2, b7_1, b7_2, b7_3, b7_4; } blk_d;        /* InceptionD */
+typedef struct blk_e { cbr b1, b3_1, b3_2a, b3_2b, bd_1, bd_2, bd_3a, bd_3b, bp; } blk_e; /* InceptionE */
+
+struct inception {
+    cbr c1a, c2a, c2b, c3b, c4a;
+    blk_a m5b, m5c, m5d;
+    blk_b m6a;
+    blk_c m6b, m6c, m6d, m6e;
+    blk_d m7a;
+    blk_e m7b, m7c;
+    int transform_input;
+};
+
+static void cbr_free(cbr *c) {
+    free(c->w);
+    free(c->b);
+    c->w = c->b = NULL;
+}
+
+/* All cbr members of the struct in order (it is nothing but cbr's and an int). */
+static cbr *all_cbr(inception *inc, size_t *n) {
+    *n = offsetof(inception, transform_input) / sizeof(cbr);
+    return (cbr *)inc;
+}
+
+void inception_free(void *v) {
+    inception *inc = v;
+    if (!inc) return;
+    size_t n;
+    cbr *c = all_cbr(inc, &n);
+    for (size_t i = 0; i < n; i++) cbr_free(&c[i]);
+    free(inc);
+}
+
+/* ---- loading ------------------------------------------------------------- */
+
+typedef struct loader {
+    st_file *f;
+    char prefix[128]; /* "" or e.g. "module." when the checkpoint has one */
+    ipf_err *e;
+} loader;
+
+static ipf_status get(loader *L, const char *module, const char *field, int ndim, const int64_t *shape,
+                      const float **out) {
+    char name[512];
+    snprintf(name, sizeof name, "%s%s.%s", L->prefix, module, field);
+    return st_get_f32(L->f, name, ndim, shape, out, L->e);
+}
+
+/* Load module `name` (a BasicConv2d) with the given geometry and fold its BN. */
+static ipf_status load_cbr(loader *L, cbr *c, const char *name, int C, int M, int KH, int KW, int S, int PH,
+                           int PW) {
+    *c = (cbr){C, M, KH, KW, S, PH, PW, NULL, NULL};
+    char mod[160];
+    const float *w, *g, *beta, *mean, *var;
+    int64_t ws[4] = {M, C, KH, KW}, vs[1] = {M};
+    ipf_status st;
+    snprintf(mod, sizeof mod, "%s.conv", name);
+    if ((st = get(L, mod, "weight", 4, ws, &w))) return st;
+    snprintf(mod, sizeof mod, "%s.bn", name);
+    if ((st = get(L, mod, "weight", 1, vs, &g)) || (st = get(L, mod, "bias", 1, vs, &beta)) ||
+        (st = get(L, mod, "running_mean", 1, vs, &mean)) || (st = get(L, mod, "running_var", 1, vs, &var)))
+        return st;
+    size_t k = (size_t)C * KH * KW;
+    c->w = ipf_malloc_array((size_t)M * k, sizeof(float));
+    c->b = ipf_malloc_array((size_t)M, sizeof(float));
+    if (!c->w || !c->b) return ipf_fail(L->e, IPF_ERR_OUT_OF_MEMORY, "%s: out of memory loading %s", st_path(L->f), name);
+    for (int m = 0; m < M; m++) {
+        if (!(var[m] >= 0) || !isfinite(var[m]) || !isfinite(g[m]) || !isfinite(beta[m]) || !isfinite(mean[m]))
+            return ipf_fail(L->e, IPF_ERR_NUMERIC, "%s: tensor '%s%s.bn.running_var' (or its BN siblings) has a bad value at %d",
+                            st_path(L->f), L->prefix, name, m);
+        double s = g[m] / sqrt((double)var[m] + BN_EPS);
+        for (size_t i = 0; i < k; i++) c->w[(size_t)m * k + i] = (float)(w[(size_t)m * k + i] * s);
+        c->b[m] = (float)(beta[m] - mean[m] * s);
+    }
+    for (size_t i = 0; i < (size_t)M * k; i++)
+        if (!isfinite(c->w[i]))
+            return ipf_fail(L->e, IPF_ERR_NUMERIC, "%s: tensor '%s%s.conv.weight' has a non-finite value at %zu",
+                            st_path(L->f), L->prefix, name, i);
+    return IPF_OK;
+}
+
+/* Fold transform_input into the (already BN-folded) first conv, from the
+ * original weights w (M,3,KH,KW) and BN scale implied by c->w / w. */
+static void fold_transform_input(cbr *c) {
+    static const double a[3] = {0.229 / 0.5, 0.224 / 0.5, 0.225 / 0.5};
+    static const double d[3] = {(0.485 - 0.5) / 0.5, (0.456 - 0.5) / 0.5, (0.406 - 0.5) / 0.5};
+    size_t kk = (size_t)c->KH * c->KW;
+    for (int m = 0; m < c->M; m++) {
+        double bias = c->b[m];
+        for (int ch = 0; ch < 3; ch++) {
+            float *wm = c->w + ((size_t)m * 3 + ch) * kk;
+            for (size_t i = 0; i < kk; i++) {
+                bias += d[ch] * wm[i];
+                wm[i] = (float)(wm[i] * a[ch]);
+            }
+        }
+        c->b[m] = (float)bias;
+    }
+}
+
+static ipf_status load_a(loader *L, blk_a *b, const char *n, int C, int pf) {
+    char s[7][96];
+    const char *sub[7] = {"branch1x1", "branch5x5_1", "branch5x5_2", "branch3x3dbl_1", "branch3x3dbl_2",
+                          "branch3x3dbl_3", "branch_pool"};
+    for (int i = 0; i < 7; i++) snprintf(s[i], sizeof s[i], "%s.%s", n, sub[i]);
+    ipf_status st;
+    if ((st = load_cbr(L, &b->b1, s[0], C, 64, 1, 1, 1, 0, 0)) || (st = load_cbr(L, &b->b5_1, s[1], C, 48, 1, 1, 1, 0, 0)) ||
+        (st = load_cbr(L, &b->b5_2, s[2], 48, 64, 5, 5, 1, 2, 2)) ||
+        (st = load_cbr(L, &b->bd_1, s[3], C, 64, 1, 1, 1, 0, 0)) ||
+        (st = load_cbr(L, &b->bd_2, s[4], 64, 96, 3, 3, 1, 1, 1)) ||
+        (st = load_cbr(L, &b->bd_3, s[5], 96, 96, 3, 3, 1, 1, 1)) || (st = load_cbr(L, &b->bp, s[6], C, pf, 1, 1, 1, 0, 0)))
+        return st;
+    return IPF_OK;
+}
+
+static ipf_status load_b(loader *L, blk_b *b, const char *n, int C) {
+    char s[4][96];
+    const char *sub[4] = {"branch3x3", "branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3"};
+    for (int i = 0; i < 4; i++) snprintf(s[i], sizeof s[i], "%s.%s", n, sub[i]);
+    ipf_status st;
+    if ((st = load_cbr(L, &b->b3, s[0], C, 384, 3, 3, 2, 0, 0)) || (st = load_cbr(L, &b->bd_1, s[1], C, 64, 1, 1, 1, 0, 0)) ||
+        (st = load_cbr(L, &b->bd_2, s[2], 64, 96, 3, 3, 1, 1, 1)) || (st = load_cbr(L, &b->bd_3, s[3], 96, 96, 3, 3, 2, 0, 0)))
+        return st;
+    return IPF_OK;
+}
+
+static ipf_status load_c(loader *L, blk_c *b, const char *n, int C, int c7) {
+    char s[10][96];
+    const char *sub[10] = {"branch1x1",      "branch7x7_1",    "branch7x7_2",    "branch7x7_3",    "branch7x7dbl_1",
+                           "branch7x7dbl_2", "branch7x7dbl_3", "branch7x7dbl_4", "branch7x7dbl_5", "branch_pool"};
+    for (int i = 0; i < 10; i++) snprintf(s[i], sizeof s[i], "%s.%s", n, sub[i]);
+    ipf_status st;
+    if ((st = load_cbr(L, &b->b1, s[0], C, 192, 1, 1, 1, 0, 0)) || (st = load_cbr(L, &b->b7_1, s[1], C, c7, 1, 1, 1, 0, 0)) ||
+        (st = load_cbr(L, &b->b7_2, s[2], c7, c7, 1, 7, 1, 0, 3)) ||
+        (st = load_cbr(L, &b->b7_3, s[3], c7, 192, 7, 1, 1, 3, 0)) ||
+        (st = load_cbr(L, &b->bd_1, s[4], C, c7, 1, 1, 1, 0, 0)) ||
+        (st = load_cbr(L, &b->bd_2, s[5], c7, c7, 7, 1, 1, 3, 0)) ||
+        (st = load_cbr(L, &b->bd_3, s[6], c7, c7, 1, 7, 1, 0, 3)) ||
+        (st = load_cbr(L, &b->bd_4, s[7], c7, c7, 7, 1, 1, 3, 0)) ||
+        (st = load_cbr(L, &b->bd_5, s[8], c7, 192, 1, 7, 1, 0, 3)) || (st = load_cbr(L, &b->bp, s[9], C, 192, 1, 1, 1, 0, 0)))
+        return st;
+    return IPF_OK;
+}
+
+static ipf_status load_d(loader *L, blk_d *b, const char *n, int C) {
+    char s[6][96];
+    const char *sub[6] = {"branch3x3_1", "branch3x3_2", "branch7x7x3_1", "branch7x7x3_2", "branch7x7x3_3", "branch7x7x3_4"};
+    for (int i = 0; i < 6; i++) snprintf(s[i], sizeof s[i], "%s.%s", n, sub[i]);
+    ipf_status st;
+    if ((st = load_cbr(L, &b->b3_1, s[0], C, 192, 1, 1, 1, 0, 0)) || (st = load_cbr(L, &b->b3_2, s[1], 192, 320, 3, 3, 2, 0, 0)) ||
+        (st = load_cbr(L, &b->b7_1, s[2], C, 192, 1, 1, 1, 0, 0)) ||
+        (st = load_cbr(L, &b->b7_2, s[3], 192, 192, 1, 7, 1, 0, 3)) ||
+        (st = load_cbr(L, &b->b7_3, s[4], 192, 192, 7, 1, 1, 3, 0)) ||
+        (st = load_cbr(L, &b->b7_4, s[5], 192, 192, 3, 3, 2, 0, 0)))
+        return st;
+    return IPF_OK;
+}
+
+static ipf_status load_e(loader *L, blk_e *b, const char *n, int C) {
+    char s[9][96];
+    const char *sub[9] = {"branch1x1",      "branch3x3_1",    "branch3x3_2a",    "branch3x3_2b",   "branch3x3dbl_1",
+                          "branch3x3dbl_2", "branch3x3dbl_3a", "branch3x3dbl_3b", "branch_pool"};
+    for (int i = 0; i < 9; i++) snprintf(s[i], sizeof s[i], "%s.%s", n, sub[i]);
+    ipf_status st;
+    if ((st = load_cbr(L, &b->b1, s[0], C, 320, 1, 1, 1, 0, 0)) || (st = load_cbr(L, &b->b3_1, s[1], C, 384, 1, 1, 1, 0, 0)) ||
+        (st = load_cbr(L, &b->b3_2a, s[2], 384, 384, 1, 3, 1, 0, 1)) ||
+        (st = load_cbr(L, &b->b3_2b, s[3], 384, 384, 3, 1, 1, 1, 0)) ||
+        (st = load_cbr(L, &b->bd_1, s[4], C, 448, 1, 1, 1, 0, 0)) ||
+        (st = load_cbr(L, &b->bd_2, s[5], 448, 384, 3, 3, 1, 1, 1)) ||
+        (st = load_cbr(L, &b->bd_3a, s[6], 384, 384, 1, 3, 1, 0, 1)) ||
+        (st = load_cbr(L, &b->bd_3b, s[7], 384, 384, 3, 1, 1, 1, 0)) || (st = load_cbr(L, &b->bp, s[8], C, 192, 1, 1, 1, 0, 0)))
+        return st;
+    return IPF_OK;
+}
+
+/* Find the prefix in front of "Conv2d_1a_3x3.conv.weight" (e.g. "module."). */
+static void find_prefix(loader *L) {
+    static const char key[] = "Conv2d_1a_3x3.conv.weight";
+    L->prefix[0] = 0;
+    if (st_find(L->f, key)) return;
+    size_t kl = strlen(key);
+    for (size_t i = 0; i < st_count(L->f); i++) {
+        const char *nm = st_at(L->f, i)->name;
+        size_t nl = strlen(nm);
+        if (nl > kl && nl - kl < sizeof L->prefix && !strcmp(nm + nl - kl, key)) {
+            memcpy(L->prefix, nm, nl - kl);
+            L->prefix[nl - kl] = 0;
+            return;
+        }
+    }
+}
+
+ipf_status inception_load(const char *path, int transform_input, inception **out, ipf_err *e) {
+    *out = NULL;
+    st_file *f;
+    ipf_status st = st_open(path, &f, e);
+    if (st) return st;
+    inception *inc = calloc(1, sizeof *inc);
+    if (!inc) {
+        st_close(f);
+        return ipf_fail(e, IPF_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    }
+    loader L = {f, "", e};
+    find_prefix(&L);
+    if ((st = load_cbr(&L, &inc->c1a, "Conv2d_1a_3x3", 3, 32, 3, 3, 2, 0, 0)) ||
+        (st = load_cbr(&L, &inc->c2a, "Conv2d_2a_3x3", 32, 32, 3, 3, 1, 0, 0)) ||
+        (st = load_cbr(&L, &inc->c2b, "Conv2d_2b_3x3", 32, 64, 3, 3, 1, 1, 1)) ||
+        (st = load_cbr(&L, &inc->c3b, "Conv2d_3b_1x1", 64, 80, 1, 1, 1, 0, 0)) ||
+        (st = load_cbr(&L, &inc->c4a, "Conv2d_4a_3x3", 80, 192, 3, 3, 1, 0, 0)) ||
+        (st = load_a(&L, &inc->m5b, "Mixed_5b", 192, 32)) || (st = load_a(&L, &inc->m5c, "Mixed_5c", 256, 64)) ||
+        (st = load_a(&L, &inc->m5d, "Mixed_5d", 288, 64)) || (st = load_b(&L, &inc->m6a, "Mixed_6a", 288)) ||
+        (st = load_c(&L, &inc->m6b, "Mixed_6b", 768, 128)) || (st = load_c(&L, &inc->m6c, "Mixed_6c", 768, 160)) ||
+        (st = load_c(&L, &inc->m6d, "Mixed_6d", 768, 160)) || (st = load_c(&L, &inc->m6e, "Mixed_6e", 768, 192)) ||
+        (st = load_d(&L, &inc->m7a, "Mixed_7a", 768)) || (st = load_e(&L, &inc->m7b, "Mixed_7b", 1280)) ||
+        (st = load_e(&L, &inc->m7c, "Mixed_7c", 2048))) {
+        st_close(f);
+        inception_free(inc);
+        return st;
+    }
+    st_close(f);
+    inc->transform_input = transform_input != 0;
+    if (inc->transform_input) fold_transform_input(&inc->c1a);
+    *out = inc;
+    return IPF_OK;
+}
+
+/* ---- execution ------------------------------------------------------------- */
+
+/* Session workspace: four activation buffers of `cap` floats each. */
+typedef struct inc_ws {
+    float *buf[4];
+    size_t cap;
+} inc_ws;
+
+static void ws_free(void *v) {
+    inc_ws *w = v;
+    if (!w) return;
+    for (int i = 0; i < 4; i++) free(w->buf[i]);
+    free(w);
+}
+
+typedef struct exec {
+    ipf_kctx *k;
+    ipf_err *e;
+    int N, layout;
+    int dry;       /* only compute shapes, tracking the largest tensor */
+    size_t need;   /* dry: floats of the largest activation */
+} exec;
+
+/* Activation (channels C, spatial H x W); data in `p`. */
+typedef struct act {
+    float *p;
+    int C, H, W;
+} act;
+
+static ipf_status kfail(exec *x, const char *what) {
+    return ipf_fail(x->e, IPF_ERR_BACKEND, "inception %s: %s", what, x->k->err);
+}
+
+/* y slice [c0, c0+M) of a ctot-channel tensor = cbr(x).  Returns the output
+ * spatial size via *o. */
+static ipf_status run_cbr(exec *x, const cbr *c, act in, float *y, int ctot, int c0, act *o, const char *what) {
+    int OH = conv2d_out_dim(in.H, c->KH, c->S, c->PH), OW = conv2d_out_dim(in.W, c->KW, c->S, c->PW);
+    *o = (act){y, ctot, OH, OW};
+    if (in.H + 2 * c->PH < c->KH || in.W + 2 * c->PW < c->KW || OH < 1 || OW < 1)
+        return ipf_fail(x->e, IPF_ERR_SHAPE, "inception %s: input %dx%d is too small", what, in.H, in.W);
+    if (x->dry) {
+        size_t n = (size_t)x->N * ctot * OH * OW;
+        if (n > x->need) x->need = n;
+        return IPF_OK;
+    }
+    /* The network input (3 channels) is plain NCHW whatever the layout. */
+    kconv p = {x->N, c->C, in.H, in.W, c->M, c->KH, c->KW, c->S, c->S, c->PH, c->PW, 1,
+               in.C == 3 ? KL_NCHW : x->layout, x->layout, ctot, c0, 0};
+    if (conv2d_forward(x->k, &p, y, in.p, c->w, c->b)) return kfail(x, what);
+    return IPF_OK;
+}
+
+static ipf_status run_pool(exec *x, int alg, int K, int S, int P, act in, float *y, int ctot, int c0, act *o,
+                           const char *what) {
+    int OH = conv2d_out_dim(in.H, K, S, P), OW = conv2d_out_dim(in.W, K, S, P);
+    *o = (act){y, ctot, OH, OW};
+    if (in.H + 2 * P < K || in.W + 2 * P < K)
+        return ipf_fail(x->e, IPF_ERR_SHAPE, "inception %s: input %dx%d is too small", what, in.H, in.W);
+    if (x->dry) {
+        size_t n = (size_t)x->N * ctot * OH * OW;
+        if (n > x->need) x->need = n;
+        return IPF_OK;
+    }
+    kpool p = {x->N, in.C, in.H, in.W, K, K, S, S, P, P, alg, x->layout, ctot, c0};
+    if (pool2d_forward(x->k, &p, y, in.p)) return kfail(x, what);
+    return IPF_OK;
+}
+
+#define TRY(expr)                                                                                                      \
+    do {                                                                                                               \
+        ipf_status st_ = (expr);                                                                                       \
+        if (st_) return st_;                                                                                           \
+    } while (0)
+
+/* Each block: X -> Y (its concatenation), temporaries T1, T2. */
+static ipf_status fwd_a(exec *x, const blk_a *b, act X, float *Y, float *T1, float *T2, act *out, const char *nm) {
+    int ct = 64 + 64 + 96 + b->bp.M;
+    act o, t, u;
+    TRY(run_cbr(x, &b->b1, X, Y, ct, 0, &o, nm));
+    TRY(run_cbr(x, &b->b5_1, X, T1, 48, 0, &t, nm));
+    TRY(run_cbr(x, &b->b5_2, t, Y, ct, 64, &o, nm));
+    TRY(run_cbr(x, &b->bd_1, X, T1, 64, 0, &t, nm));
+    TRY(run_cbr(x, &b->bd_2, t, T2, 96, 0, &u, nm));
+    TRY(run_cbr(x, &b->bd_3, u, Y, ct, 128, &o, nm));
+    TRY(run_pool(x, KP_AVG, 3, 1, 1, X, T1, X.C, 0, &t, nm));
+    TRY(run_cbr(x, &b->bp, t, Y, ct, 224, &o, nm));
+    *out = o;
+    return IPF_OK;
+}
+
+static ipf_status fwd_b(exec *x, const blk_b *b, act X, float *Y, float *T1, float *T2, act *out, const char *nm) {
+    int ct = 384 + 96 + X.C;
+    act o, t, u;
+    TRY(run_cbr(x, &b->b3, X, Y, ct, 0, &o, nm));
+    TRY(run_cbr(x, &b->bd_1, X, T1, 64, 0, &t, nm));
+    TRY(run_cbr(x, &b->bd_2, t, T2, 96, 0, &u, nm));
+    TRY(run_cbr(x, &b->bd_3, u, Y, ct, 384, &o, nm));
+    TRY(run_pool(x, KP_MAX, 3, 2, 0, X, Y, ct, 480, &o, nm));
+    *out = o;
+    return IPF_OK;
+}
+
+static ipf_status fwd_c(exec *x, const blk_c *b, act X, float *Y, float *T1, float *T2, act *out, const char *nm) {
+    int ct = 768, c7 = b->b7_1.M;
+    act o, t, u;
+    TRY(run_cbr(x, &b->b1, X, Y, ct, 0, &o, nm));
+    TRY(run_cbr(x, &b->b7_1, X, T1, c7, 0, &t, nm));
+    TRY(run_cbr(x, &b->b7_2, t, T2, c7, 0, &u, nm));
+    TRY(run_cbr(x, &b->b7_3, u, Y, ct, 192, &o, nm));
+    TRY(run_cbr(x, &b->bd_1, X, T1, c7, 0, &t, nm));
+    TRY(run_cbr(x, &b->bd_2, t, T2, c7, 0, &u, nm));
+    TRY(run_cbr(x, &b->bd_3, u, T1, c7, 0, &t, nm));
+    TRY(run_cbr(x, &b->bd_4, t, T2, c7, 0, &u, nm));
+    TRY(run_cbr(x, &b->bd_5, u, Y, ct, 384, &o, nm));
+    TRY(run_pool(x, KP_AVG, 3, 1, 1, X, T1, X.C, 0, &t, nm));
+    TRY(run_cbr(x, &b->bp, t, Y, ct, 576, &o, nm));
+    *out = o;
+    return IPF_OK;
+}
+
+static ipf_status fwd_d(exec *x, const blk_d *b, act X, float *Y, float *T1, float *T2, act *out, const char *nm) {
+    int ct = 320 + 192 + X.C;
+    act o, t, u;
+    TRY(run_cbr(x, &b->b3_1, X, T1, 192, 0, &t, nm));
+    TRY(run_cbr(x, &b->b3_2, t, Y, ct, 0, &o, nm));
+    TRY(run_cbr(x, &b->b7_1, X, T1, 192, 0, &t, nm));
+    TRY(run_cbr(x, &b->b7_2, t, T2, 192, 0, &u, nm));
+    TRY(run_cbr(x, &b->b7_3, u, T1, 192, 0, &t, nm));
+    TRY(run_cbr(x, &b->b7_4, t, Y, ct, 320, &o, nm));
+    TRY(run_pool(x, KP_MAX, 3, 2, 0, X, Y, ct, 512, &o, nm));
+    *out = o;
+    return IPF_OK;
+}
+
+static ipf_status fwd_e(exec *x, const blk_e *b, act X, float *Y, float *T1, float *T2, act *out, const char *nm) {
+    int ct = 2048;
+    act o, t, u;
+    TRY(run_cbr(x, &b->b1, X, Y, ct, 0, &o, nm));
+    TRY(run_cbr(x, &b->b3_1, X, T1, 384, 0, &t, nm));
+    TRY(run_cbr(x, &b->b3_2a, t, Y, ct, 320, &o, nm));
+    TRY(run_cbr(x, &b->b3_2b, t, Y, ct, 704, &o, nm));
+    TRY(run_cbr(x, &b->bd_1, X, T1, 448, 0, &t, nm));
+    TRY(run_cbr(x, &b->bd_2, t, T2, 384, 0, &u, nm));
+    TRY(run_cbr(x, &b->bd_3a, u, Y, ct, 1088, &o, nm));
+    TRY(run_cbr(x, &b->bd_3b, u, Y, ct, 1472, &o, nm));
+    TRY(run_pool(x, KP_AVG, 3, 1, 1, X, T1, X.C, 0, &t, nm));
+    TRY(run_cbr(x, &b->bp, t, Y, ct, 1856, &o, nm));
+    *out = o;
+    return IPF_OK;
+}
+
+enum { NBLOCKS = 11 };
+static const char *const BLOCK_NAMES[NBLOCKS] = {"Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a",
+                                                 "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e",
+                                                 "Mixed_7a", "Mixed_7b", "Mixed_7c"};
+
+static ipf_status fwd_block(exec *x, const inception *inc, int i, act X, float *Y, float *T1, float *T2, act *o) {
+    const char *nm = BLOCK_NAMES[i];
+    switch (i) {
+    case 0: return fwd_a(x, &inc->m5b, X, Y, T1, T2, o, nm);
+    case 1: return fwd_a(x, &inc->m5c, X, Y, T1, T2, o, nm);
+    case 2: return fwd_a(x, &inc->m5d, X, Y, T1, T2, o, nm);
+    case 3: return fwd_b(x, &inc->m6a, X, Y, T1, T2, o, nm);
+    case 4: return fwd_c(x, &inc->m6b, X, Y, T1, T2, o, nm);
+    case 5: return fwd_c(x, &inc->m6c, X, Y, T1, T2, o, nm);
+    case 6: return fwd_c(x, &inc->m6d, X, Y, T1, T2, o, nm);
+    case 7: return fwd_c(x, &inc->m6e, X, Y, T1, T2, o, nm);
+    case 8: return fwd_d(x, &inc->m7a, X, Y, T1, T2, o, nm);
+    case 9: return fwd_e(x, &inc->m7b, X, Y, T1, T2, o, nm);
+    default: return fwd_e(x, &inc->m7c, X, Y, T1, T2, o, nm);
+    }
+}
+
+/* Stem and blocks [0, nblocks) from input `in` (N,3,H,W); the result lands in
+ * one of the four buffers and is described by *out. */
+static ipf_status fwd_trunk(exec *x, const inception *inc, const float *in, int H, int W, int nblocks, float **b,
+                            act *out) {
+    act a = {(float *)in, 3, H, W}, o;
+    TRY(run_cbr(x, &inc->c1a, a, b[0], 32, 0, &o, "Conv2d_1a_3x3"));
+    TRY(run_cbr(x, &inc->c2a, o, b[1], 32, 0, &o, "Conv2d_2a_3x3"));
+    TRY(run_cbr(x, &inc->c2b, o, b[0], 64, 0, &o, "Conv2d_2b_3x3"));
+    TRY(run_pool(x, KP_MAX, 3, 2, 0, o, b[1], 64, 0, &o, "maxpool1"));
+    TRY(run_cbr(x, &inc->c3b, o, b[0], 80, 0, &o, "Conv2d_3b_1x1"));
+    TRY(run_cbr(x, &inc->c4a, o, b[1], 192, 0, &o, "Conv2d_4a_3x3"));
+    TRY(run_pool(x, KP_MAX, 3, 2, 0, o, b[0], 192, 0, &o, "maxpool2"));
+    int cur = 0; /* buffer holding the current activation */
+    for (int i = 0; i < nblocks; i++) {
+        float *bufs[3];
+        for (int j = 0, n = 0; j < 4; j++)
+            if (j != cur) bufs[n++] = b[j];
+        TRY(fwd_block(x, inc, i, o, bufs[0], bufs[1], bufs[2], &o));
+        cur = (int)(o.p == b[0] ? 0 : o.p == b[1] ? 1 : o.p == b[2] ? 2 : 3);
+    }
+    *out = o;
+    return IPF_OK;
+}
+
+/* Size the session workspace for (N,H,W) and set up the executor. */
+static ipf_status exec_begin(exec *x, const inception *inc, ipf_session *s, int N, int H, int W, inc_ws **wsp) {
+    *x = (exec){&s->kctx, &s->err, N, KL_NCHW, 1, 0};
+    float *none[4] = {NULL, NULL, NULL, NULL};
+    act o;
+    TRY(fwd_trunk(x, inc, NULL, H, W, NBLOCKS, none, &o));
+    x->dry = 0;
+    x->layout = kctx_pick(&s->kctx, 1, 1) == KB_ONEDNN ? KL_BLK8 : KL_NCHW;
+    inc_ws *ws = s->state[IPF_PART_INCEPTION];
+    if (!ws) {
+        if (!(ws = calloc(1, sizeof *ws))) return ipf_fail(&s->err, IPF_ERR_OUT_OF_MEMORY, "inception: out of memory");
+        ipf_session_set_state(s, IPF_PART_INCEPTION, ws, ws_free);
+    }
+    if (ws->cap < x->need) {
+        size_t bytes = (x->need * sizeof(float) + 63) & ~(size_t)63;
+        for (int i = 0; i < 4; i++) {
+            free(ws->buf[i]);
+            ws->buf[i] = aligned_alloc(64, bytes);
+            if (!ws->buf[i]) {
+                ws->cap = 0;
+                return ipf_fail(&s->err, IPF_ERR_OUT_OF_MEMORY,
+                                "inception: out of memory for activations (%d images of %dx%d)", N, H, W);
+            }
+        }
+        ws->cap = x->need;
+    }
+    *wsp = ws;
+    return IPF_OK;
+}
+
+ipf_status inception_forward(const inception *inc, ipf_session *s, const float *x, int N, int H, int W,
+                             float *pool) {
+    if (N < 1 || H < 75 || W < 75)
+        return ipf_fail(&s->err, IPF_ERR_SHAPE, "inception: input (%d,3,%d,%d) must have N >= 1 and H, W >= 75", N,
+                        H, W);
+    exec ex;
+    inc_ws *ws = NULL;
+    TRY(exec_begin(&ex, inc, s, N, H, W, &ws));
+    act o;
+    TRY(fwd_trunk(&ex, inc, x, H, W, NBLOCKS, ws->buf, &o));
+    if (gap_forward(ex.k, pool, o.p, N, o.C, o.H, o.W, ex.layout)) return kfail(&ex, "avgpool");
+    return IPF_OK;
+}
