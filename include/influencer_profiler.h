@@ -224,17 +224,24 @@ IPF_API ipf_status ipf_model_class_name(const ipf_model *model, ipf_head head, i
 /* ===== section: images (owner: image) ===== */
 
 
-/* Decode an encoded image (JPEG, PNG, BMP, GIF first frame, TGA, PSD, HDR,
- * PIC, PNM; 1-4 channels, 8/16 bit) and preprocess it as DESIGN.md §4: short
- * side to 342 with PIL's antialiased bilinear filter, centre crop 299, scale
- * to [0,1], ImageNet mean/std.  out receives (3, 299, 299) float32 CHW (the
- * sizes come from the model's image configuration); out_cap is its capacity
- * in floats.  IPF_ERR_LIMIT when over IPF_OPT_MAX_IMAGE_PIXELS/BYTES (checked
- * before decoding), IPF_ERR_IMAGE when it cannot be decoded. */
+/* Decode an encoded image (JPEG baseline/progressive incl. CMYK, PNG incl.
+ * palette and 16-bit, BMP, GIF first frame, TGA, PSD, PNM; 1-4 channels)
+ * and preprocess it as DESIGN.md §4: converted to RGB as PIL's
+ * convert('RGB') does (gray replicated, alpha dropped, 16-bit samples reduced
+ * to their high byte), short side to 342 with PIL's antialiased bilinear
+ * filter, centre crop 299, scale to [0,1], ImageNet mean/std — the same
+ * numbers as torchvision on PIL for lossless formats (docs/IMAGES.md).  out
+ * receives (3, 299, 299) float32 CHW (the sizes come from the model's image
+ * configuration); out_cap is its capacity in floats (else
+ * IPF_ERR_BUFFER_TOO_SMALL).  IPF_ERR_LIMIT when over
+ * IPF_OPT_MAX_IMAGE_PIXELS/BYTES (checked from the header, before decoding),
+ * IPF_ERR_IMAGE when it is empty, truncated, corrupt or not an image; the
+ * session's message says why.  Works with any session (no encoder needed). */
 IPF_API ipf_status ipf_session_preprocess_image(ipf_session *session, const void *data, size_t len, float *out,
                                                 size_t out_cap);
 /* Same from interleaved 8-bit pixels, row-major (height, width, channels),
- * channels 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA; alpha dropped). */
+ * channels 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA; alpha dropped).
+ * IPF_ERR_SHAPE for other channel counts or an empty size. */
 IPF_API ipf_status ipf_session_preprocess_rgb(ipf_session *session, const uint8_t *pixels, int32_t width,
                                               int32_t height, int32_t channels, float *out, size_t out_cap);
 /* Inception-v3 on n already-preprocessed images x (n, 3, height, width),
@@ -335,6 +342,152 @@ IPF_API ipf_status ipf_session_profile(ipf_session *session, const ipf_post *pos
 /* ===== end section: profiler ===== */
 
 /* ===== section: training (owner: train) ===== */
+
+/* Training (DESIGN.md §1): loss = CE(influencer) + lambda_post * mean over
+ * the labelled posts of CE(post) (unlabelled posts are skipped; an
+ * unlabelled influencer contributes only its post term), Adam, dropout on
+ * the post and influencer vectors.  This version trains the profiler heads
+ * (post encoder, attention, both heads) on encoder features computed once
+ * per post and cached in memory (encoders frozen); with augmentation on, the
+ * preprocessed image is cached and the Inception trunk is rerun on every
+ * augmented copy.  Fine-tuning encoder layers is not available yet:
+ * inception_trainable_blocks and bert_trainable_layers above 0 give
+ * IPF_ERR_UNSUPPORTED.
+ *
+ * A trainer is used by one thread at a time.  It keeps its own copy of the
+ * parameters; the model it was created from is not modified and must
+ * outlive the trainer. */
+
+typedef enum ipf_lr_schedule {
+    IPF_LR_CONSTANT = 0,
+    IPF_LR_COSINE = 1, /* from lr to lr_min over all epochs' steps */
+    IPF_LR_STEP = 2    /* multiply by lr_step_gamma every lr_step_epochs epochs */
+} ipf_lr_schedule;
+
+typedef enum ipf_pooling {
+    IPF_POOLING_ATTENTION = 0, /* the paper's attention over post vectors */
+    IPF_POOLING_MEAN = 1       /* plain mean of post vectors (ablation) */
+} ipf_pooling;
+
+/* Training options.  Crosses the ABI by pointer: fill with
+ * ipf_train_options_default (which sets struct_size), then change fields.
+ * Later versions only append fields. */
+typedef struct ipf_train_options {
+    size_t struct_size;
+    float lr;                  /* 1e-3 */
+    float beta1, beta2, eps;   /* 0.9, 0.999, 1e-8 (torch.optim.Adam) */
+    float weight_decay;        /* 0 */
+    int32_t decoupled_weight_decay; /* 1: AdamW; 0: L2 added to the gradient (default) */
+    float clip_norm;           /* > 0: clip the global gradient norm; 0 (default) = off */
+    int32_t lr_schedule;       /* ipf_lr_schedule; IPF_LR_CONSTANT */
+    float lr_min;              /* cosine floor; 0 */
+    int32_t lr_step_epochs;    /* step schedule period in epochs; 10 */
+    float lr_step_gamma;       /* step schedule factor; 0.1 */
+    float dropout;             /* on post and influencer vectors, [0,1); 0.5 */
+    float lambda_post;         /* weight of the post loss; 1 */
+    int32_t posts_per_influencer;      /* posts sampled per influencer per step; 20; 0 = all */
+    int32_t eval_posts_per_influencer; /* posts per influencer at evaluation; 0 (default) = all */
+    int32_t batch_influencers; /* influencers per optimisation step; 8 */
+    int32_t epochs;            /* for callers that loop (the CLI); 10 */
+    uint64_t seed;             /* everything random derives from it; 1 */
+    int32_t pooling;           /* ipf_pooling; attention */
+    float val_fraction;        /* stratified validation split of influencers; 0.2 */
+    int32_t standardize_features; /* 1: train on features standardised with the training
+                                     set's mean/std; folded exactly into img_proj / post_proj
+                                     when saving, so the saved model takes raw features; 0 */
+    int32_t augment;           /* 1: augment images (reruns the trunk per copy); 0 */
+    float aug_rotation_deg;    /* 30 */
+    float aug_shift;           /* fraction of width/height; 0.2 */
+    float aug_zoom;            /* 0.2 */
+    int32_t aug_hflip;         /* 1 */
+    float aug_channel_shift;   /* normalised units; 0.1 */
+    int32_t aug_fill_nearest;  /* 1: nearest edge; 0: constant 0 */
+    int64_t aug_cache_mb;      /* preprocessed-image cache budget (MiB); 1024 */
+    int32_t inception_trainable_blocks; /* paper: 2 (Mixed_7b, Mixed_7c); only 0 supported, default 0 */
+    int32_t bert_trainable_layers;      /* only 0 supported, default 0 */
+    int32_t threads;           /* compute threads; 0 = the session default */
+    int32_t missing_image_is_error; /* 1: a manifest post whose image file is missing fails
+                                       load_data; 0 (default): dropped and counted */
+} ipf_train_options;
+
+/* Fill *options with the defaults above.  Thread-safe. */
+IPF_API ipf_status ipf_train_options_default(ipf_train_options *options);
+
+/* Per-class metrics for up to this many classes per head. */
+#define IPF_TRAIN_MAX_CLASSES 64
+
+/* Metrics of an epoch or an evaluation.  Set struct_size = sizeof before
+ * the call (later versions only append fields). */
+typedef struct ipf_train_metrics {
+    size_t struct_size;
+    int32_t epoch;             /* completed epochs */
+    int64_t step;              /* optimisation steps so far */
+    double train_loss;         /* mean training loss of the last epoch (ipf_trainer_epoch), else 0 */
+    double loss;               /* evaluation loss (same definition, no dropout) */
+    double loss_influencer, loss_post;
+    double influencer_accuracy, post_accuracy;
+    double influencer_macro_f1, post_macro_f1; /* over classes present in truth or predictions */
+    int32_t n_influencers;     /* labelled influencers evaluated */
+    int32_t n_posts;           /* labelled posts evaluated */
+    int32_t n_influencer_classes, n_post_classes;
+    float influencer_f1[IPF_TRAIN_MAX_CLASSES];
+    float post_f1[IPF_TRAIN_MAX_CLASSES];
+    int32_t influencer_support[IPF_TRAIN_MAX_CLASSES]; /* true examples per class */
+    int32_t post_support[IPF_TRAIN_MAX_CLASSES];
+} ipf_train_metrics;
+
+/* Progress of long calls: stage is "features", "train" or "evaluate"; done
+ * out of total units (posts or influencers).  Called on the calling thread. */
+typedef void (*ipf_progress_fn)(void *user, const char *stage, int64_t done, int64_t total);
+
+/* Create a trainer from a model with a profiler (and the encoders the data
+ * needs).  options may be NULL for the defaults.  The model must outlive the
+ * trainer.  IPF_ERR_UNSUPPORTED for encoder fine-tuning options > 0. */
+IPF_API ipf_status ipf_trainer_create(const ipf_model *model, const ipf_train_options *options,
+                                      ipf_trainer **out);
+/* Free a trainer.  NULL is accepted. */
+IPF_API void ipf_trainer_free(ipf_trainer *trainer);
+/* The message of the last failed call on this trainer ("" if none). */
+IPF_API const char *ipf_trainer_error(const ipf_trainer *trainer);
+/* Install a progress callback (NULL: none). */
+IPF_API ipf_status ipf_trainer_set_progress(ipf_trainer *trainer, ipf_progress_fn fn, void *user);
+/* Use `path` as a feature cache: when it exists and was made from the same
+ * posts (ids, captions, image paths) and widths, load_data reads features
+ * from it instead of running the encoders; otherwise load_data writes it.
+ * Call before ipf_trainer_load_data.  The string is copied. */
+IPF_API ipf_status ipf_trainer_set_feature_cache(ipf_trainer *trainer, const char *path);
+/* Read a manifest (DESIGN.md §4; plain or gzip), split influencers into
+ * training and validation (stratified, by seed), and compute every post's
+ * features (the slow part).  Replaces any data loaded before. */
+IPF_API ipf_status ipf_trainer_load_data(ipf_trainer *trainer, const char *manifest_path);
+/* Counts after load_data: training / validation influencers, posts, and
+ * posts dropped because their image file was missing.  Any may be NULL. */
+IPF_API ipf_status ipf_trainer_data_info(const ipf_trainer *trainer, int32_t *train_influencers,
+                                         int32_t *val_influencers, int32_t *posts, int32_t *dropped_posts);
+/* One optimisation step on the next batch_influencers training influencers
+ * (reshuffled each epoch); *loss (may be NULL) receives the batch loss.
+ * IPF_ERR_NUMERIC on a non-finite loss or gradient: nothing is updated. */
+IPF_API ipf_status ipf_trainer_step(ipf_trainer *trainer, double *loss);
+/* Steps to the end of the current epoch, then evaluates on the validation
+ * split; metrics (may be NULL) receives both. */
+IPF_API ipf_status ipf_trainer_epoch(ipf_trainer *trainer, ipf_train_metrics *metrics);
+/* Evaluate on the validation split (on the training split when there is no
+ * validation split), without dropout: loss, accuracy and per-class F1 of
+ * both heads. */
+IPF_API ipf_status ipf_trainer_evaluate(ipf_trainer *trainer, ipf_train_metrics *metrics);
+/* Write a model bundle to out_dir (created if needed): profiler.safetensors
+ * with the trained weights, and the encoders of the source bundle (bert/,
+ * inception/) linked (symlink) or, where linking fails, copied. */
+IPF_API ipf_status ipf_trainer_save_bundle(ipf_trainer *trainer, const char *out_dir);
+/* Save parameters, Adam state, RNG, epoch/step and data order to `path`
+ * atomically (temporary file, fsync, rename): a failure, including a full
+ * disk, leaves any previous checkpoint intact. */
+IPF_API ipf_status ipf_trainer_checkpoint_save(ipf_trainer *trainer, const char *path);
+/* Restore a checkpoint saved by a trainer of the same configuration and
+ * data; training then continues bit-exactly as if never interrupted (same
+ * thread count).  IPF_ERR_CHECKSUM for a damaged file, IPF_ERR_STATE when
+ * the model configuration or the data differ. */
+IPF_API ipf_status ipf_trainer_checkpoint_resume(ipf_trainer *trainer, const char *path);
 
 /* ===== end section: training ===== */
 

@@ -170,10 +170,163 @@ IPF_KINTERNAL void relu_backward(float *dx, const float *dy, const float *y, siz
 /* ===== end ops: image ===== */
 
 /* ===== ops: text (owner: text) ===== */
+/* Transformer ops for BERT.  Elementwise/row ops have an optimised C path
+ * (OpenMP over rows; it answers the "OpenBLAS" slot of kctx_pick) and a
+ * plain double-accumulating reference. */
+
+/* oneDNN matmul on strided views (kernels/dnnl_matmul.c), shared by linear
+ * and bmm: for b < nb, C_b(M,N) = alpha * A_b(M,K) . B_b(K,N) [+ bias(N)]
+ * [+ C_b when accumulate].  Strides in elements: sa = {batch, row, col} of
+ * A as (M,K), sb of B as (K,N), sc of C (transposes are just strides).
+ * 0, or -1 with c->err (the caller may fall back to another backend). */
+typedef struct kmm_desc {
+    int nb, M, N, K;
+    int64_t sa[3], sb[3], sc[3];
+    float alpha;
+    int accumulate, has_bias;
+} kmm_desc;
+IPF_KINTERNAL int kdnnl_matmul(ipf_kctx *c, const kmm_desc *d, const float *A, const float *B, const float *bias,
+                               float *C);
+
+/* Strided batched matmul, torch.matmul on strided views (attention QK^T, PV):
+ * for b in [0,nb): C_b(M,N) = alpha * op(A_b) . op(B_b) + beta * C_b, where
+ * X_b = X + b*sX; op(A_b) is (M,K): A_b stored (M,K) with row stride lda, or
+ * stored (K,M) and transposed when ta; op(B_b) is (K,N): stored (K,N) with
+ * ldb, or stored (N,K) and transposed when tb.  beta is 0 or 1. */
+IPF_KINTERNAL int bmm_forward(ipf_kctx *c, int nb, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                              int lda, size_t sA, const float *B, int ldb, size_t sB, float beta, float *C, int ldc,
+                              size_t sC);
+IPF_KINTERNAL void bmm_forward_ref(int nb, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                                   size_t sA, const float *B, int ldb, size_t sB, float beta, float *C, int ldc,
+                                   size_t sC);
+/* Backward of C = alpha*op(A).op(B): dA += alpha*dC.op(B)^T and dB +=
+ * alpha*op(A)^T.dC, each in its operand's stored layout (lda/sA, ldb/sB);
+ * dA or dB may be NULL. */
+IPF_KINTERNAL int bmm_backward(ipf_kctx *c, int nb, int ta, int tb, int M, int N, int K, float alpha, float *dA,
+                               const float *A, int lda, size_t sA, float *dB, const float *B, int ldb, size_t sB,
+                               const float *dC, int ldc, size_t sC);
+IPF_KINTERNAL void bmm_backward_ref(int nb, int ta, int tb, int M, int N, int K, float alpha, float *dA,
+                                    const float *A, int lda, size_t sA, float *dB, const float *B, int ldb, size_t sB,
+                                    const float *dC, int ldc, size_t sC);
+
+/* out(N,D) = (x - mean) * rstd * w + b over each row (torch.nn.LayerNorm);
+ * mean(N), rstd(N) receive the statistics for backward (either may be NULL).
+ * out may alias x. */
+IPF_KINTERNAL int layernorm_forward(ipf_kctx *c, float *out, float *mean, float *rstd, const float *x,
+                                    const float *w, const float *b, int N, int D, float eps);
+IPF_KINTERNAL void layernorm_forward_ref(float *out, float *mean, float *rstd, const float *x, const float *w,
+                                         const float *b, int N, int D, float eps);
+/* dx(N,D) += ..., dw(D) += ..., db(D) += ... (any may be NULL); x is the
+ * forward input, mean/rstd as saved by forward. */
+IPF_KINTERNAL int layernorm_backward(ipf_kctx *c, float *dx, float *dw, float *db, const float *dout,
+                                     const float *x, const float *w, const float *mean, const float *rstd, int N,
+                                     int D);
+IPF_KINTERNAL void layernorm_backward_ref(float *dx, float *dw, float *db, const float *dout, const float *x,
+                                          const float *w, const float *mean, const float *rstd, int N, int D);
+
+/* y(n) = x * Phi(x) = 0.5 x (1 + erf(x/sqrt 2))  (torch.nn.GELU(), exact);
+ * y may alias x. */
+IPF_KINTERNAL int gelu_forward(ipf_kctx *c, float *y, const float *x, size_t n);
+IPF_KINTERNAL void gelu_forward_ref(float *y, const float *x, size_t n);
+/* dx(n) += dy * gelu'(x), x the forward input. */
+IPF_KINTERNAL int gelu_backward(ipf_kctx *c, float *dx, const float *dy, const float *x, size_t n);
+IPF_KINTERNAL void gelu_backward_ref(float *dx, const float *dy, const float *x, size_t n);
+
+/* y(R,C) = softmax over each row of (scale * x + mask), mask(C) additive
+ * (e.g. 0 / -inf for padding) or NULL; y may alias x.  A row whose every
+ * entry is -inf gives zeros. */
+IPF_KINTERNAL int softmax_forward(ipf_kctx *c, float *y, const float *x, const float *mask, float scale, int R,
+                                  int C);
+IPF_KINTERNAL void softmax_forward_ref(float *y, const float *x, const float *mask, float scale, int R, int C);
+/* dx(R,C) += scale * y * (dy - sum(dy*y)), y the forward output. */
+IPF_KINTERNAL int softmax_backward(ipf_kctx *c, float *dx, const float *dy, const float *y, float scale, int R,
+                                   int C);
+IPF_KINTERNAL void softmax_backward_ref(float *dx, const float *dy, const float *y, float scale, int R, int C);
+
+/* BERT embeddings before their LayerNorm: out(T,D) = word[ids[t]] +
+ * pos[t] + type[types[t]] for positions t = 0..T-1 of one sequence
+ * (types NULL = all 0).  Ids are trusted: callers validate them. */
+IPF_KINTERNAL int embedding_forward(ipf_kctx *c, float *out, const int32_t *ids, const int32_t *types,
+                                    const float *word, const float *pos, const float *type, int T, int D);
+IPF_KINTERNAL void embedding_forward_ref(float *out, const int32_t *ids, const int32_t *types, const float *word,
+                                         const float *pos, const float *type, int T, int D);
+/* dword(V,D), dpos(P,D), dtype(TV,D) += scatter of dout(T,D); any may be NULL. */
+IPF_KINTERNAL int embedding_backward(ipf_kctx *c, float *dword, float *dpos, float *dtype, const float *dout,
+                                     const int32_t *ids, const int32_t *types, int T, int D);
+IPF_KINTERNAL void embedding_backward_ref(float *dword, float *dpos, float *dtype, const float *dout,
+                                          const int32_t *ids, const int32_t *types, int T, int D);
 
 /* ===== end ops: text ===== */
 
 /* ===== ops: heads and training (owner: train) ===== */
+
+/* Small element-wise and per-row ops of the profiler heads (kernels/heads.c).
+ * They are O(n) or O(n*D) with tiny n, so the plain-C reference is the only
+ * path: <op>_forward is <op>_forward_ref.  They cannot fail.  relu and
+ * softmax carry a vec_ prefix: these are the context-free vector forms; the
+ * image and text ops have their own relu_forward / softmax_forward.
+ * Letters: n elements, M rows, C classes, P posts, D value width, A key width. */
+
+/* y = max(x, 0)   (torch.relu); y may alias x. */
+IPF_KINTERNAL void vec_relu_forward(float *y, const float *x, size_t n);
+IPF_KINTERNAL void vec_relu_forward_ref(float *y, const float *x, size_t n);
+/* dx += dy * (y > 0), from the forward OUTPUT y (so in-place forward is fine). */
+IPF_KINTERNAL void vec_relu_backward(float *dx, const float *dy, const float *y, size_t n);
+IPF_KINTERNAL void vec_relu_backward_ref(float *dx, const float *dy, const float *y, size_t n);
+
+/* y = tanh(x)   (torch.tanh); y may alias x. */
+IPF_KINTERNAL void tanh_forward(float *y, const float *x, size_t n);
+IPF_KINTERNAL void tanh_forward_ref(float *y, const float *x, size_t n);
+/* dx += dy * (1 - y^2), from the forward output y. */
+IPF_KINTERNAL void tanh_backward(float *dx, const float *dy, const float *y, size_t n);
+IPF_KINTERNAL void tanh_backward_ref(float *dx, const float *dy, const float *y, size_t n);
+
+/* Attention pooling (DESIGN.md §1): s_i = <r_i, rc>, alpha = softmax_i(s),
+ * h = sum_i alpha_i v_i.   r (P,A), rc (A), v (P,D) -> alpha (P), h (D).
+ * P >= 1. */
+IPF_KINTERNAL void attpool_forward(float *h, float *alpha, const float *v, const float *r, const float *rc, int P,
+                                   int D, int A);
+IPF_KINTERNAL void attpool_forward_ref(float *h, float *alpha, const float *v, const float *r, const float *rc,
+                                       int P, int D, int A);
+/* From dh (D) and the forward's alpha:  dv (P,D) += alpha_i dh;
+ * dr (P,A) += ds_i rc;  drc (A) += sum_i ds_i r_i, where
+ * ds_i = alpha_i (<dh, v_i> - sum_j alpha_j <dh, v_j>).  Any of dv, dr, drc may be NULL. */
+IPF_KINTERNAL void attpool_backward(float *dv, float *dr, float *drc, const float *dh, const float *alpha,
+                                    const float *v, const float *r, const float *rc, int P, int D, int A);
+IPF_KINTERNAL void attpool_backward_ref(float *dv, float *dr, float *drc, const float *dh, const float *alpha,
+                                        const float *v, const float *r, const float *rc, int P, int D, int A);
+
+/* Row-wise softmax (torch.softmax(x, dim=-1)): x (M,C) -> p (M,C); p may alias x. */
+IPF_KINTERNAL void vec_softmax_forward(float *p, const float *x, int M, int C);
+IPF_KINTERNAL void vec_softmax_forward_ref(float *p, const float *x, int M, int C);
+/* dx += p * (dp - <dp, p>) per row, from the forward output p. */
+IPF_KINTERNAL void vec_softmax_backward(float *dx, const float *dp, const float *p, int M, int C);
+IPF_KINTERNAL void vec_softmax_backward_ref(float *dx, const float *dp, const float *p, int M, int C);
+
+/* Softmax cross-entropy, mean over labelled rows
+ * (torch.nn.functional.cross_entropy with ignore_index): logits (M,C),
+ * labels (M), a negative label marks an unlabelled row (skipped).  Writes
+ * probs (M,C) (softmax of every row, labelled or not) and *loss (0 when no
+ * row is labelled).  Returns the number of labelled rows, or -1 when a label
+ * is >= C (nothing written to *loss then). */
+IPF_KINTERNAL int xent_forward(float *loss, float *probs, const float *logits, const int32_t *labels, int M, int C);
+IPF_KINTERNAL int xent_forward_ref(float *loss, float *probs, const float *logits, const int32_t *labels, int M,
+                                   int C);
+/* dlogits (M,C) += dloss * (probs - onehot(label)) / n_labelled on labelled
+ * rows (unlabelled rows get nothing).  Labels as validated by the forward. */
+IPF_KINTERNAL void xent_backward(float *dlogits, float dloss, const float *probs, const int32_t *labels, int M,
+                                 int C);
+IPF_KINTERNAL void xent_backward_ref(float *dlogits, float dloss, const float *probs, const int32_t *labels, int M,
+                                     int C);
+
+/* Inverted dropout with a given mask (torch.nn.functional.dropout, training):
+ * y = x * mask / (1 - p), mask[i] in {0,1} drawn by the caller with keep
+ * probability 1-p; p in [0,1) (p >= 1 gives y = 0).  y may alias x. */
+IPF_KINTERNAL void dropout_forward(float *y, const float *x, const uint8_t *mask, float p, size_t n);
+IPF_KINTERNAL void dropout_forward_ref(float *y, const float *x, const uint8_t *mask, float p, size_t n);
+/* dx += dy * mask / (1 - p). */
+IPF_KINTERNAL void dropout_backward(float *dx, const float *dy, const uint8_t *mask, float p, size_t n);
+IPF_KINTERNAL void dropout_backward_ref(float *dx, const float *dy, const uint8_t *mask, float p, size_t n);
 
 /* ===== end ops: heads and training ===== */
 

@@ -1,0 +1,3 @@
+module influencer_profiler/bindings/go
+
+go 1.19

@@ -1,0 +1,201 @@
+/* train.h — training internals (not installed).  Owner: train.
+ *
+ * Pieces, each in its own file:
+ *   lib/train_rng.c   xoshiro256** seeded by splitmix64 (reproducible streams)
+ *   lib/adam.c        Adam / AdamW over one flat parameter block
+ *   lib/prof_train.c  profiler heads: forward with saved activations + backward
+ *   lib/manifest.c    dataset manifest (JSON Lines, plain or gzip) + split
+ *   lib/augment.c     Keras ImageDataGenerator-style image augmentation
+ *   lib/train.c       the public ipf_trainer_* API, feature caching, checkpoints
+ *
+ * Letters as in profiler.h: P posts, E image pool (2048), I x_I (1024),
+ * X x_T (768), D post width, A attention width, H head hidden, C_i / C_p.
+ */
+#ifndef IPF_TRAIN_H
+#define IPF_TRAIN_H
+
+#include "internal.h"
+#include "profiler.h"
+
+/* ---- RNG ----------------------------------------------------------------- */
+typedef struct ipf_rng {
+    uint64_t s[4];
+} ipf_rng;
+
+IPF_INTERNAL void rng_seed(ipf_rng *r, uint64_t seed);
+IPF_INTERNAL uint64_t rng_next(ipf_rng *r);
+/* Uniform in [0,1) with 24 random bits (exactly representable in float). */
+IPF_INTERNAL float rng_uniform(ipf_rng *r);
+/* Uniform in [lo,hi). */
+IPF_INTERNAL float rng_range(ipf_rng *r, float lo, float hi);
+/* Uniform integer in [0,n), n >= 1 (rejection sampling, no modulo bias). */
+IPF_INTERNAL uint64_t rng_below(ipf_rng *r, uint64_t n);
+/* Fisher-Yates shuffle of n ints. */
+IPF_INTERNAL void rng_shuffle(ipf_rng *r, int *a, size_t n);
+
+/* ---- Adam ---------------------------------------------------------------- */
+typedef enum adam_schedule { ADAM_SCHED_CONSTANT = 0, ADAM_SCHED_COSINE = 1, ADAM_SCHED_STEP = 2 } adam_schedule;
+
+typedef struct adam_cfg {
+    float lr, beta1, beta2, eps;
+    float weight_decay;  /* 0 = none */
+    int decoupled;       /* 1 = AdamW (torch.optim.AdamW), 0 = L2 added to the gradient (torch.optim.Adam) */
+    float clip_norm;     /* > 0: scale gradients so their global L2 norm is at most this */
+    int schedule;        /* adam_schedule */
+    int64_t total_steps; /* cosine: steps to reach lr_min */
+    float lr_min;        /* cosine floor */
+    int64_t step_every;  /* step schedule: multiply by step_gamma every step_every steps */
+    float step_gamma;
+} adam_cfg;
+
+IPF_INTERNAL void adam_cfg_default(adam_cfg *c);
+/* The learning rate used at step t (1-based). */
+IPF_INTERNAL float adam_lr_at(const adam_cfg *c, int64_t t);
+/* One update of n parameters.  *t is the step count before the call; it is
+ * incremented.  g may be scaled in place by clipping.  Returns the global
+ * gradient norm before clipping; when it is not finite nothing is updated
+ * (not even *t). */
+IPF_INTERNAL double adam_step(const adam_cfg *c, float *p, float *g, float *m, float *v, size_t n, int64_t *t);
+
+/* ---- profiler training --------------------------------------------------- */
+enum { POOL_ATTENTION = 0, POOL_MEAN = 1 };
+
+/* Saved activations of one influencer's forward pass (n posts).  Buffers
+ * are grown as needed and reused between calls. */
+typedef struct prof_acts {
+    size_t cap_n;
+    int n;
+    float *xi;     /* (P,I)   relu(img_proj(pool)) */
+    float *x;      /* (P,I+X) [x_I ; x_T] */
+    float *v;      /* (P,D)   relu(post_proj(x)) before dropout */
+    float *mv;     /* (P,D)   dropout multipliers (0 or 1/(1-p)); all 1 when not training */
+    float *vd;     /* (P,D)   v * mv */
+    float *ph;     /* (P,H)   relu(post_head.0(vd)) */
+    float *pl;     /* (P,C_p) post logits */
+    float *r;      /* (P,A)   tanh(attention.proj(vd)) */
+    float *alpha;  /* (P)     attention weights */
+    float *h;      /* (D)     influencer vector */
+    float *mh;     /* (D)     dropout multipliers on h */
+    float *hd;     /* (D)     h * mh */
+    float *ih;     /* (H)     relu(inf_head.0(hd)) */
+    float *il;     /* (C_i)   influencer logits */
+    /* scratch for backward */
+    float *dx;     /* (P,I+X) */
+    float *dv;     /* (P,D) */
+    float *dtmp;   /* (P,max(H,A,I)) */
+    float *ds;     /* (C_i + H + 2D) small backward vectors */
+} prof_acts;
+
+IPF_INTERNAL void prof_acts_free(prof_acts *a);
+
+/* Forward for one influencer with n posts: pool (P,E), xt (P,X) features.
+ * dropout in [0,1): applied to v and h when rng != NULL (training); masks
+ * may instead be given explicitly (mask_v (P,D), mask_h (D) multipliers,
+ * for tests), which takes precedence over rng.  y_inf: influencer class or
+ * -1 (no influencer term); y_post (P): class or -1 (unlabelled, skipped).
+ * Returns the loss CE(inf) + lambda * mean_labelled CE(post) in *loss, and
+ * the two parts in *loss_inf, *loss_post (any may be NULL). */
+typedef struct prof_train_in {
+    const float *params;   /* flat block, prof_layout */
+    const prof_config *cfg;
+    const prof_layout *lay;
+    int n;
+    const float *pool;     /* (P,E) */
+    const float *xt;       /* (P,X) */
+    int y_inf;
+    const int *y_post;     /* (P) or NULL = all unlabelled */
+    float lambda_post;
+    float dropout;
+    int pooling;           /* POOL_ATTENTION or POOL_MEAN */
+    ipf_rng *rng;          /* NULL: no dropout (evaluation) */
+    const float *mask_v;   /* optional fixed masks */
+    const float *mask_h;
+} prof_train_in;
+
+IPF_INTERNAL ipf_status prof_train_forward(ipf_kctx *k, const prof_train_in *in, prof_acts *a, double *loss,
+                                           double *loss_inf, double *loss_post, ipf_err *e);
+/* Backward of the last prof_train_forward on `a`: ADDS scale * d(loss)/d(param)
+ * into grads (flat block), and when non-NULL ADDS scale * d(loss)/d(pool)
+ * into dpool (P,E) and d(loss)/d(x_T) into dxt (P,X). */
+IPF_INTERNAL ipf_status prof_train_backward(ipf_kctx *k, const prof_train_in *in, prof_acts *a, float scale,
+                                            float *grads, float *dpool, float *dxt, ipf_err *e);
+
+/* Inference-side probabilities from the activations of the last forward:
+ * inf_probs (C_i), post_probs (P,C_p); either may be NULL. */
+IPF_INTERNAL void prof_train_probs(const prof_train_in *in, const prof_acts *a, float *inf_probs, float *post_probs);
+
+/* ---- manifest ------------------------------------------------------------ */
+typedef struct mf_post {
+    char *post_id;
+    char *caption;
+    size_t caption_len;
+    char *image;       /* absolute or manifest-relative resolved path; NULL if none */
+    int post_label;    /* index into the post class list, -1 = none */
+    int line;          /* 1-based line in the manifest */
+} mf_post;
+
+typedef struct mf_influencer {
+    char *name;
+    int label;         /* index into the influencer class list, -1 = none */
+    int *posts;        /* indices into manifest.posts */
+    int n_posts, cap_posts;
+} mf_influencer;
+
+typedef struct manifest {
+    mf_post *posts;
+    int n_posts, cap_posts;
+    mf_influencer *infl;
+    int n_infl, cap_infl;
+    int skipped_missing_image; /* posts dropped because their image file does not exist */
+    int skipped_blank;         /* blank lines */
+} manifest;
+
+/* Read a JSON Lines manifest (plain or gzip).  Class names are checked
+ * against inf_names (n_inf) and post_names (n_post).  Any malformed line (bad
+ * JSON, missing influencer, wrong field type, unknown class, an influencer
+ * given two different labels) is an error naming the file and line number;
+ * blank lines are skipped.  A missing image file is an error when
+ * missing_image_is_error, otherwise the post is dropped and counted in
+ * skipped_missing_image.  Posts are grouped by influencer in order of first
+ * appearance. */
+IPF_INTERNAL ipf_status manifest_read(const char *path, const char (*inf_names)[PROF_CLASS_NAME_CAP], int n_inf,
+                                      const char (*post_names)[PROF_CLASS_NAME_CAP], int n_post,
+                                      int missing_image_is_error, manifest *m, ipf_err *e);
+IPF_INTERNAL void manifest_free(manifest *m);
+/* Stratified split by influencer label: each class contributes
+ * round(fraction * count) influencers (at least 1 when the class has >= 2 and
+ * fraction > 0) to validation, chosen by seed.  is_val receives n_infl flags. */
+IPF_INTERNAL void manifest_split(const manifest *m, int n_classes, double fraction, uint64_t seed, uint8_t *is_val);
+
+/* ---- augmentation -------------------------------------------------------- */
+typedef struct augment_cfg {
+    float rotation_deg;   /* uniform in [-r, r] degrees */
+    float shift_frac;     /* width and height shift, fraction of the size, [-s, s] */
+    float zoom;           /* scale factor in [1-z, 1+z] for each axis (Keras zoom_range) */
+    int hflip;            /* flip left-right with probability 1/2 */
+    float channel_shift;  /* add uniform [-c, c] per channel (normalised units) */
+    int fill_nearest;     /* 1: nearest edge pixel, 0: constant fill_value */
+    float fill_value;
+} augment_cfg;
+
+/* out (C,H,W) = random transform of in (C,H,W); in != out.  Bilinear
+ * sampling.  With every range zero and hflip off, out == in exactly. */
+IPF_INTERNAL void augment_image(const augment_cfg *c, ipf_rng *r, const float *in, float *out, int C, int H, int W);
+
+/* ---- trainer internals (lib/train.c), for tests ---------------------------- */
+/* A trainer over a bare configuration and parameters (no model, no encoders). */
+IPF_INTERNAL ipf_status train_create_raw(const prof_config *c, const float *params, const ipf_train_options *o,
+                                         ipf_trainer **out, ipf_err *e);
+/* Take ownership of a manifest and one allocation holding pool features
+ * (n_posts,E) followed by text features (n_posts,X); split and prepare. */
+IPF_INTERNAL ipf_status train_set_data(ipf_trainer *t, manifest *m, float *features);
+IPF_INTERNAL const float *train_params(const ipf_trainer *t, size_t *n);
+/* For lib/train_model.c: the model side of the trainer. */
+IPF_INTERNAL ipf_status train_attach_model(ipf_trainer *t, const ipf_model *model, int image_side, ipf_err *e);
+/* Parameters with feature standardisation folded in (malloc'ed; NULL when out of memory). */
+IPF_INTERNAL float *train_export_params(ipf_trainer *t);
+IPF_INTERNAL ipf_status train_link_encoders(ipf_trainer *t, const char *out_dir);
+IPF_INTERNAL ipf_err *train_err(ipf_trainer *t);
+IPF_INTERNAL const prof_config *train_config(const ipf_trainer *t);
+
+#endif

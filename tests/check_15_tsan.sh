@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# check_15_tsan.sh — the threads test (8 threads, one shared model, one
+# session each) built with -fsanitize=thread.  Sessions use 1 compute thread:
+# libgomp and OpenBLAS are not TSan-instrumented, so races inside them would
+# not be seen anyway, and their worker threads would only give false reports.
+set -euo pipefail
+B=${B:-build}
+T=build-tsan
+SAN="-fsanitize=thread -fno-omit-frame-pointer"
+make -s B=$T OPT=-O1 SAN="$SAN" $T/libinfluencer_profiler.a
+CPP="-Iinclude -Ilib -Ikernels -Itests -I/usr/include/x86_64-linux-gnu/openblas-openmp"
+LIBS="-ldnnl -L/usr/lib/x86_64-linux-gnu/openblas-openmp -Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-openmp \
+  -lopenblas -lsentencepiece -licui18n -licuuc -licudata -ljansson -lz -lgomp -lstdc++ -lm -lpthread"
+cc $CPP -std=gnu11 -O1 -g -fopenmp $SAN -o $T/test_threads tests/runner.c tests/test_threads.c $T/libinfluencer_profiler.a $LIBS
+# Goldens come from the plain build (make gen).
+IPF_GOLDEN_DIR=${IPF_GOLDEN_DIR:-$B/goldens} IPF_TEST_LIGHT=1 OMP_NUM_THREADS=1 \
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./$T/test_threads threads_
+echo "check_tsan: ok"
