@@ -414,7 +414,7 @@ static ipf_status fwd_e(exec *x, const blk_e *b, act X, float *Y, float *T1, flo
     return IPF_OK;
 }
 
-enum { NBLOCKS = 11 };
+enum { NBLOCKS = 11, INCEPTION_CHUNK = 8 };
 static const char *const BLOCK_NAMES[NBLOCKS] = {"Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a",
                                                  "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e",
                                                  "Mixed_7a", "Mixed_7b", "Mixed_7c"};
@@ -495,12 +495,19 @@ ipf_status inception_forward(const inception *inc, ipf_session *s, const float *
     if (N < 1 || H < 75 || W < 75)
         return ipf_fail(&s->err, IPF_ERR_SHAPE, "inception: input (%d,3,%d,%d) must have N >= 1 and H, W >= 75", N,
                         H, W);
-    exec ex;
-    inc_ws *ws = NULL;
-    TRY(exec_begin(&ex, inc, s, N, H, W, &ws));
-    act o;
-    TRY(fwd_trunk(&ex, inc, x, H, W, NBLOCKS, ws->buf, &o));
-    if (gap_forward(ex.k, pool, o.p, N, o.C, o.H, o.W, ex.layout)) return kfail(&ex, "avgpool");
+    /* Chunks of at most INCEPTION_CHUNK images bound the workspace and the
+     * number of per-shape plans; a chunk of 8 already fills the GEMMs. */
+    size_t in_img = (size_t)3 * H * W;
+    for (int n0 = 0; n0 < N; n0 += INCEPTION_CHUNK) {
+        int n = N - n0 < INCEPTION_CHUNK ? N - n0 : INCEPTION_CHUNK;
+        exec ex;
+        inc_ws *ws = NULL;
+        TRY(exec_begin(&ex, inc, s, n, H, W, &ws));
+        act o;
+        TRY(fwd_trunk(&ex, inc, x + (size_t)n0 * in_img, H, W, NBLOCKS, ws->buf, &o));
+        if (gap_forward(ex.k, pool + (size_t)n0 * INCEPTION_POOL_DIM, o.p, n, o.C, o.H, o.W, ex.layout))
+            return kfail(&ex, "avgpool");
+    }
     return IPF_OK;
 }
 
@@ -573,12 +580,18 @@ ipf_status inception_forward_trunk_to(const inception *inc, ipf_session *s, cons
                         H, W);
     if (k < 0 || k > NBLOCKS)
         return ipf_fail(&s->err, IPF_ERR_INVALID_ARGUMENT, "inception: k = %d outside [0, %d]", k, NBLOCKS);
-    exec ex;
-    inc_ws *ws = NULL;
-    TRY(exec_begin(&ex, inc, s, N, H, W, &ws));
-    act o;
-    TRY(fwd_trunk(&ex, inc, x, H, W, NBLOCKS - k, ws->buf, &o));
-    if (layout_convert(ex.k, feat, KL_NCHW, o.p, ex.layout, N, o.C, o.H, o.W)) return kfail(&ex, "features");
+    size_t in_img = (size_t)3 * H * W;
+    for (int n0 = 0; n0 < N; n0 += INCEPTION_CHUNK) {
+        int n = N - n0 < INCEPTION_CHUNK ? N - n0 : INCEPTION_CHUNK;
+        exec ex;
+        inc_ws *ws = NULL;
+        TRY(exec_begin(&ex, inc, s, n, H, W, &ws));
+        act o;
+        TRY(fwd_trunk(&ex, inc, x + (size_t)n0 * in_img, H, W, NBLOCKS - k, ws->buf, &o));
+        size_t out_img = (size_t)o.C * o.H * o.W;
+        if (layout_convert(ex.k, feat + (size_t)n0 * out_img, KL_NCHW, o.p, ex.layout, n, o.C, o.H, o.W))
+            return kfail(&ex, "features");
+    }
     return IPF_OK;
 }
 

@@ -15,7 +15,8 @@ IPF_INTERNAL ipf_status inception_load(const char *path, int transform_input, in
 IPF_INTERNAL void inception_free(void *inc);
 
 /* x (N,3,H,W) preprocessed, H,W >= 75  ->  pool (N,2048) global-average-
- * pooled Mixed_7c features.  Errors go to s->err. */
+ * pooled Mixed_7c features.  Runs in chunks of up to 8 images, so the
+ * session's workspace stays bounded whatever N.  Errors go to s->err. */
 IPF_INTERNAL ipf_status inception_forward(const inception *inc, ipf_session *s, const float *x, int N, int H,
                                           int W, float *pool);
 
