@@ -80,5 +80,10 @@ IPF_INTERNAL ipf_status inception_train_backward(inception_train *t, ipf_session
  * count floats) in a model being loaded. */
 IPF_INTERNAL ipf_status inception_set_folded(inception *inc, const char *name, const float *data, size_t count,
                                              ipf_err *e);
+/* Re-pack, for oneDNN, the weights that inception_set_folded() replaced (call
+ * once after the replacements, still before sharing the model; without it
+ * each session reorders those convs' weights itself).  inception_load()
+ * packs everything already. */
+IPF_INTERNAL void inception_prepack(inception *inc);
 
 #endif
