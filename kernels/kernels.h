@@ -179,14 +179,32 @@ IPF_KINTERNAL void relu_backward(float *dx, const float *dy, const float *y, siz
  * [+ C_b when accumulate].  Strides in elements: sa = {batch, row, col} of
  * A as (M,K), sb of B as (K,N), sc of C (transposes are just strides).
  * 0, or -1 with c->err (the caller may fall back to another backend). */
+typedef struct klinear_packed klinear_packed;
 typedef struct kmm_desc {
     int nb, M, N, K;
     int64_t sa[3], sb[3], sc[3];
     float alpha;
     int accumulate, has_bias;
+    int gelu;                         /* exact GELU applied to the result (post-op) */
+    const klinear_packed *packed;     /* B in a packed layout (sb ignored), or NULL */
 } kmm_desc;
 IPF_KINTERNAL int kdnnl_matmul(ipf_kctx *c, const kmm_desc *d, const float *A, const float *B, const float *bias,
                                float *C);
+
+/* A linear layer's weight W (N,K) copied into oneDNN's preferred blocked
+ * layout for y = x W^T (the layout does not depend on the row count M), made
+ * once at model load and then read-only, shareable by every session.  NULL
+ * when oneDNN cannot make one; callers then use W itself. */
+IPF_KINTERNAL klinear_packed *linear_pack(const float *W, int K, int N);
+IPF_KINTERNAL void linear_pack_free(klinear_packed *p);
+IPF_KINTERNAL size_t linear_pack_bytes(const klinear_packed *p);
+/* y(M,N) = [y +] x(M,K) . W(N,K)^T + b, then GELU if gelu (accumulate and
+ * gelu not both).  Wp (may be NULL) is W packed, used on the oneDNN backend;
+ * other backends use W.  Fusing the residual add and GELU into the product
+ * saves a pass over memory each. */
+IPF_KINTERNAL int linear_forward_ex(ipf_kctx *c, float *y, const float *x, const float *W,
+                                    const klinear_packed *Wp, const float *b, int M, int K, int N, int accumulate,
+                                    int gelu);
 
 /* Strided batched matmul, torch.matmul on strided views (attention QK^T, PV):
  * for b in [0,nb): C_b(M,N) = alpha * op(A_b) . op(B_b) + beta * C_b, where
