@@ -17,17 +17,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* TEMPORARY (api branch only): the encoder modules land in main later; weak
- * references let this file link before they do.  Removed at that merge. */
-#pragma weak bert_load
-#pragma weak bert_free
-#pragma weak bert_get_config
-#pragma weak tokenizer_load_vocab
-#pragma weak tokenizer_free
-#pragma weak tokenizer_vocab_size
-#pragma weak inception_load
-#pragma weak inception_free
-
 static int exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
@@ -64,7 +53,6 @@ static ipf_status load_text(ipf_model *m, const char *dir, const prof_model *pro
     ipf_err *e = ipf_tls_err();
     if ((st = join(path, sizeof path, bdir, "vocab.txt"))) return st;
     if (exists(path)) {
-        if (!tokenizer_load_vocab) return ipf_fail(NULL, IPF_ERR_UNSUPPORTED, "%s: this build has no tokenizer", path);
         tokenizer *tk;
         if ((st = tokenizer_load_vocab(path, bert_lower_case(bdir), &tk, e))) return st;
         ipf_model_set_part(m, IPF_PART_TOKENIZER, tk, tokenizer_free);
@@ -73,7 +61,6 @@ static ipf_status load_text(ipf_model *m, const char *dir, const prof_model *pro
     char weights[PATH_MAX];
     if ((st = join(weights, sizeof weights, bdir, "model.safetensors"))) return st;
     if (!exists(path) && !exists(weights)) return IPF_OK; /* a tokenizer alone */
-    if (!bert_load) return ipf_fail(NULL, IPF_ERR_UNSUPPORTED, "%s: this build has no BERT", bdir);
     bert *b;
     if ((st = bert_load(bdir, &b, e))) return st;
     ipf_model_set_part(m, IPF_PART_BERT, b, bert_free);
@@ -95,7 +82,6 @@ static ipf_status load_image(ipf_model *m, const char *dir, const prof_model *pr
     if (prof->cfg.img_pool != INCEPTION_POOL_DIM)
         return ipf_fail(NULL, IPF_ERR_SHAPE, "%s/profiler.safetensors: img_pool %d, but Inception-v3 gives %d", dir,
                         prof->cfg.img_pool, INCEPTION_POOL_DIM);
-    if (!inception_load) return ipf_fail(NULL, IPF_ERR_UNSUPPORTED, "%s: this build has no Inception-v3", path);
     inception *inc;
     if ((st = inception_load(path, prof->cfg.transform_input, &inc, ipf_tls_err()))) return st;
     ipf_model_set_part(m, IPF_PART_INCEPTION, inc, inception_free);
