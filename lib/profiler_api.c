@@ -353,8 +353,9 @@ IPF_API ipf_status ipf_session_encode_posts(ipf_session *session, const ipf_post
 static ipf_status post_probs_of(ipf_session *s, const prof_model *pm, const float *v, size_t P, float *hid,
                                 float *logits, float *probs, const char *fn) {
     const prof_config *c = &pm->cfg;
-    if (prof_post_head(pm, &s->kctx, v, (int)P, hid, logits)) return kernel_failed(s, fn);
-    vec_softmax_forward(probs, logits, (int)P, c->n_post);
+    if (prof_post_head(pm, &s->kctx, v, (int)P, hid, logits) ||
+        softmax_forward(&s->kctx, probs, logits, NULL, 1.0f, (int)P, c->n_post))
+        return kernel_failed(s, fn);
     return check_finite(s, probs, P * (size_t)c->n_post, fn, "post probabilities");
 }
 
@@ -403,8 +404,8 @@ static ipf_status inf_probs_of(ipf_session *s, const prof_model *pm, const float
                                const char *fn) {
     const prof_config *c = &pm->cfg;
     float *logits = hid + c->head_hidden;
-    if (prof_inf_head(pm, &s->kctx, h, hid, logits)) return kernel_failed(s, fn);
-    vec_softmax_forward(probs, logits, 1, c->n_inf);
+    if (prof_inf_head(pm, &s->kctx, h, hid, logits) || softmax_forward(&s->kctx, probs, logits, NULL, 1.0f, 1, c->n_inf))
+        return kernel_failed(s, fn);
     return check_finite(s, probs, (size_t)c->n_inf, fn, "influencer probabilities");
 }
 
