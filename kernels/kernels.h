@@ -168,6 +168,20 @@ IPF_KINTERNAL void relu_backward(float *dx, const float *dy, const float *y, siz
  * (OpenMP over rows; it answers the "OpenBLAS" slot of kctx_pick) and a
  * plain double-accumulating reference. */
 
+/* oneDNN matmul on strided views (kernels/dnnl_matmul.c), shared by linear
+ * and bmm: for b < nb, C_b(M,N) = alpha * A_b(M,K) . B_b(K,N) [+ bias(N)]
+ * [+ C_b when accumulate].  Strides in elements: sa = {batch, row, col} of
+ * A as (M,K), sb of B as (K,N), sc of C (transposes are just strides).
+ * 0, or -1 with c->err (the caller may fall back to another backend). */
+typedef struct kmm_desc {
+    int nb, M, N, K;
+    int64_t sa[3], sb[3], sc[3];
+    float alpha;
+    int accumulate, has_bias;
+} kmm_desc;
+IPF_KINTERNAL int kdnnl_matmul(ipf_kctx *c, const kmm_desc *d, const float *A, const float *B, const float *bias,
+                               float *C);
+
 /* Strided batched matmul, torch.matmul on strided views (attention QK^T, PV):
  * for b in [0,nb): C_b(M,N) = alpha * op(A_b) . op(B_b) + beta * C_b, where
  * X_b = X + b*sX; op(A_b) is (M,K): A_b stored (M,K) with row stride lda, or

@@ -17,35 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Fallback layout (tensors back to back in enum order) until the profiler
- * module's own definition is linked in; weak so that one wins. */
-__attribute__((weak)) const char *prof_tensor_name(prof_tensor t) {
-    static const char *const names[PT_COUNT_] = {
-        "img_proj.weight",    "img_proj.bias",      "post_proj.weight",       "post_proj.bias",
-        "post_head.0.weight", "post_head.0.bias",   "post_head.2.weight",     "post_head.2.bias",
-        "attention.proj.weight", "attention.proj.bias", "attention.context", "inf_head.0.weight",
-        "inf_head.0.bias",    "inf_head.2.weight",  "inf_head.2.bias"};
-    return (int)t >= 0 && t < PT_COUNT_ ? names[t] : "?";
-}
-
-__attribute__((weak)) void prof_layout_init(prof_layout *l, const prof_config *c) {
-    const int64_t shp[PT_COUNT_][2] = {
-        {c->img_dim, c->img_pool},  {c->img_dim, 0},  {c->post_dim, c->img_dim + c->text_dim}, {c->post_dim, 0},
-        {c->head_hidden, c->post_dim}, {c->head_hidden, 0}, {c->n_post, c->head_hidden}, {c->n_post, 0},
-        {c->att_dim, c->post_dim},  {c->att_dim, 0},  {c->att_dim, 0},
-        {c->head_hidden, c->post_dim}, {c->head_hidden, 0}, {c->n_inf, c->head_hidden}, {c->n_inf, 0}};
-    size_t off = 0;
-    for (int t = 0; t < PT_COUNT_; t++) {
-        l->ndim[t] = shp[t][1] ? 2 : 1;
-        l->shape[t][0] = shp[t][0];
-        l->shape[t][1] = shp[t][1];
-        l->size[t] = (size_t)shp[t][0] * (size_t)(shp[t][1] ? shp[t][1] : 1);
-        l->offset[t] = off;
-        off += l->size[t];
-    }
-    l->total = off;
-}
-
 void prof_acts_free(prof_acts *a) {
     free(a->xi);
     memset(a, 0, sizeof *a);

@@ -29,12 +29,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* TEMPORARY until the profiler and image API land in main: weak references
- * so the library links before they do (checked before use). */
-#pragma weak ipf_session_encode_post
-#pragma weak ipf_session_preprocess_image
-#pragma weak ipf_session_encode_image_tensor
-
 struct ipf_trainer {
     ipf_err err;
     const ipf_model *model; /* NULL for trainers made from a bare configuration (tests) */
@@ -442,8 +436,6 @@ static ipf_status save_feature_cache(ipf_trainer *t, uint32_t crc) {
 static ipf_status compute_features(ipf_trainer *t) {
     if (!t->session)
         return ipf_fail(&t->err, IPF_ERR_STATE, "computing features needs a trainer made from a model");
-    if (!ipf_session_encode_post)
-        return ipf_fail(&t->err, IPF_ERR_UNSUPPORTED, "this build has no post encoder (ipf_session_encode_post)");
     size_t E = t->cfg.img_pool, X = t->cfg.text_dim;
     for (int i = 0; i < t->mf.n_posts; i++) {
         const mf_post *p = &t->mf.posts[i];
@@ -738,7 +730,7 @@ static ipf_status need_data(ipf_trainer *t, const char *fn) {
 IPF_API ipf_status ipf_trainer_step(ipf_trainer *t, double *loss) {
     ipf_status st = need_data(t, "ipf_trainer_step");
     if (st) return st;
-    if (t->opt.augment && (!t->session || !ipf_session_preprocess_image || !ipf_session_encode_image_tensor))
+    if (t->opt.augment && (!t->session || !ipf_model_has(t->model, IPF_COMPONENT_IMAGE_ENCODER)))
         return ipf_fail(&t->err, IPF_ERR_UNSUPPORTED,
                         "ipf_trainer_step: augmentation needs a model with an image encoder");
     if (t->cursor >= t->n_train) { /* a new epoch: reshuffle */

@@ -335,6 +335,8 @@ TEST(train_api_options) {
     CHECK(strstr(ipf_trainer_error(t), "load_data") != NULL);
     ipf_trainer_free(t);
     ipf_trainer_free(NULL);
+    CHECK_EQ_INT(ipf_trainer_create(NULL, NULL, &t), IPF_ERR_INVALID_ARGUMENT);
+    CHECK(t == NULL);
     free(p);
 }
 

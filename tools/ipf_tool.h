@@ -14,7 +14,9 @@ int cmd_embed_text(int argc, char **argv);
 
 /* Each tools/cmd_*.c owns one of these macros: a list of {name, fn, help},
  * entries, each ending with a comma.  Kept apart so parallel work merges. */
-#define IPF_CMDS_IMAGE
+int cmd_embed_image(int argc, char **argv);
+#define IPF_CMDS_IMAGE \
+    {"embed-image", cmd_embed_image, "Inception-v3 pool features: --inception FILE [--npy X.npy] [IMAGE...]"},
 
 int cmd_tokenize(int argc, char **argv);
 #define IPF_CMDS_TEXT \
@@ -27,7 +29,9 @@ int cmd_classify_post(int argc, char **argv);
     {"profile", cmd_profile, "profile influencers from a manifest (JSON Lines, gzip ok)"},           \
     {"classify-post", cmd_classify_post, "classify posts read as JSON Lines on stdin"},
 
-#define IPF_CMDS_TRAIN
+int cmd_train(int argc, char **argv);
+#define IPF_CMDS_TRAIN \
+    {"train", cmd_train, "train the profiler on a manifest and write a model bundle"},
 
 #define IPF_TOOL_COMMANDS IPF_CMDS_IMAGE IPF_CMDS_TEXT IPF_CMDS_API IPF_CMDS_TRAIN
 

@@ -217,3 +217,24 @@ func TestTokenizeLimits(t *testing.T) {
 		t.Errorf("long caption: %d ids, %v", len(ids), err)
 	}
 }
+
+func TestLogCallback(t *testing.T) {
+	var mu sync.Mutex
+	var lines []string
+	SetLogCallback(func(l LogLevel, msg string) {
+		mu.Lock()
+		lines = append(lines, msg)
+		mu.Unlock()
+	}, LogDebug)
+	defer SetLogCallback(nil, LogError)
+	// Whatever the library logs (maybe nothing), the callback must be safe to
+	// install, call through a load and remove.
+	LoadModel(filepath.Join(t.TempDir(), "missing"))
+	mu.Lock()
+	defer mu.Unlock()
+	for _, l := range lines {
+		if l == "" {
+			t.Errorf("empty log line")
+		}
+	}
+}
