@@ -278,19 +278,12 @@ IPF_KINTERNAL void embedding_backward_ref(float *dword, float *dpos, float *dtyp
 
 /* ===== ops: heads and training (owner: train) ===== */
 
-/* Small element-wise and per-row ops of the profiler heads (kernels/heads.c).
- * They are O(n) or O(n*D) with tiny n, so the plain-C reference is the only
- * path: <op>_forward is <op>_forward_ref.  They cannot fail.  relu and
- * softmax carry a vec_ prefix: these are the context-free vector forms; the
- * image and text ops have their own relu_forward / softmax_forward.
+/* Small ops of the profiler heads (kernels/heads.c).  They are O(n) or
+ * O(n*D) with tiny n, so the plain-C reference is the only path:
+ * <op>_forward is <op>_forward_ref.  They cannot fail.  The heads' ReLU and
+ * class softmax are the image ops' relu_forward/relu_backward and the text
+ * ops' softmax_forward/softmax_backward (mask NULL, scale 1).
  * Letters: n elements, M rows, C classes, P posts, D value width, A key width. */
-
-/* y = max(x, 0)   (torch.relu); y may alias x. */
-IPF_KINTERNAL void vec_relu_forward(float *y, const float *x, size_t n);
-IPF_KINTERNAL void vec_relu_forward_ref(float *y, const float *x, size_t n);
-/* dx += dy * (y > 0), from the forward OUTPUT y (so in-place forward is fine). */
-IPF_KINTERNAL void vec_relu_backward(float *dx, const float *dy, const float *y, size_t n);
-IPF_KINTERNAL void vec_relu_backward_ref(float *dx, const float *dy, const float *y, size_t n);
 
 /* y = tanh(x)   (torch.tanh); y may alias x. */
 IPF_KINTERNAL void tanh_forward(float *y, const float *x, size_t n);
@@ -313,13 +306,6 @@ IPF_KINTERNAL void attpool_backward(float *dv, float *dr, float *drc, const floa
                                     const float *v, const float *r, const float *rc, int P, int D, int A);
 IPF_KINTERNAL void attpool_backward_ref(float *dv, float *dr, float *drc, const float *dh, const float *alpha,
                                         const float *v, const float *r, const float *rc, int P, int D, int A);
-
-/* Row-wise softmax (torch.softmax(x, dim=-1)): x (M,C) -> p (M,C); p may alias x. */
-IPF_KINTERNAL void vec_softmax_forward(float *p, const float *x, int M, int C);
-IPF_KINTERNAL void vec_softmax_forward_ref(float *p, const float *x, int M, int C);
-/* dx += p * (dp - <dp, p>) per row, from the forward output p. */
-IPF_KINTERNAL void vec_softmax_backward(float *dx, const float *dp, const float *p, int M, int C);
-IPF_KINTERNAL void vec_softmax_backward_ref(float *dx, const float *dp, const float *p, int M, int C);
 
 /* Softmax cross-entropy, mean over labelled rows
  * (torch.nn.functional.cross_entropy with ignore_index): logits (M,C),
