@@ -85,8 +85,9 @@ class TestInception(unittest.TestCase):
             with self.assertRaises(ipf.LimitError) as cm:
                 s.encode_image_bytes(data)
             self.assertIn('IPF_OPT_MAX_IMAGE_BYTES', cm.exception.message + 'IPF_OPT_MAX_IMAGE_BYTES')
-            with self.assertRaises(ipf.IOError):
+            with self.assertRaises((ipf.IOError, ipf.NotFoundError)) as cm:
                 s.encode_image_file(png + '.missing')
+            self.assertIn('.missing', cm.exception.message)
 
 
 class TestImage(unittest.TestCase):
