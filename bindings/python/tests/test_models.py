@@ -226,6 +226,19 @@ class TestProfiler(unittest.TestCase):
             with self.assertRaises(ipf.IPFError):
                 s.profile([])
 
+    def test_log_callback(self):
+        need_symbol(self, 'ipf_model_load')
+        lines = []
+        ipf.set_log_callback(lambda level, msg: lines.append((level, msg)), ipf.LogLevel.INFO)
+        try:
+            self.model('paper').close()
+        finally:
+            ipf.set_log_callback(None)
+        self.assertTrue(any(lvl == ipf.LogLevel.INFO and 'loaded model bundle' in m for lvl, m in lines), lines)
+        n = len(lines)
+        self.model('paper').close()
+        self.assertEqual(len(lines), n)  # off again
+
     def test_bad_files(self):
         need_symbol(self, 'ipf_model_load')
         import shutil
