@@ -226,6 +226,34 @@ class TestProfiler(unittest.TestCase):
             with self.assertRaises(ipf.IPFError):
                 s.profile([])
 
+    def test_threads(self):
+        """One model, a session per thread, same answers as a serial run."""
+        import threading
+        with self.model('paper') as m:
+            g = {t: load_npy(self, 'profiler/paper/inf2_%s.npy' % t) for t in ('pool', 'xt')}
+            posts = [ipf.Post(image_feature=g['pool'][i].tolist(), text_feature=g['xt'][i].tolist())
+                     for i in range(len(g['pool']))]
+            with m.session() as s:
+                ref = s.profile(posts)['probs']
+            errors = []
+
+            def work():
+                try:
+                    with m.session(threads=1) as s:
+                        for _ in range(5):
+                            got = s.profile(posts)['probs']
+                            if any(abs(got[k] - ref[k]) > 1e-6 for k in ref):
+                                errors.append((got, ref))
+                except Exception as e:  # pragma: no cover - reported below
+                    errors.append(e)
+
+            ts = [threading.Thread(target=work) for _ in range(4)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            self.assertEqual(errors, [])
+
     def test_log_callback(self):
         need_symbol(self, 'ipf_model_load')
         lines = []
