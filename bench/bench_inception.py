@@ -40,11 +40,14 @@ def time_torch(model, batch, threads, iters):
         first = (time.perf_counter() - t0) * 1e3
         model(x)
         ts = []
+        c0 = time.process_time()
         for _ in range(iters):
             t0 = time.perf_counter()
             model(x)
             ts.append((time.perf_counter() - t0) * 1e3)
-    return {'first_ms': first, 'median_ms': median(ts), 'min_ms': min(ts), 'mean_ms': sum(ts) / len(ts)}
+        cpu = (time.process_time() - c0) * 1e3 / iters
+    return {'first_ms': first, 'median_ms': median(ts), 'min_ms': min(ts), 'mean_ms': sum(ts) / len(ts),
+            'cpu_ms': cpu}
 
 
 def main():
@@ -53,6 +56,9 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--batches', default='1,8')
     ap.add_argument('--iters', type=int, default=10)
+    ap.add_argument('--passive', action='store_true',
+                    help='idle threads sleep instead of spinning: OMP_WAIT_POLICY=PASSIVE for ipf and PyTorch '
+                         '(must be set before start: run.sh exports it), allow_spinning=0 for ORT')
     a = ap.parse_args()
     os.makedirs(a.outdir, exist_ok=True)
     batches = [int(b) for b in a.batches.split(',')]
@@ -73,7 +79,8 @@ def main():
         t = time_torch(model, b, a.threads, a.iters)
         ort = json.loads(subprocess.check_output(
             ['node', os.path.join(HERE, 'ort_bench.js'), '--model', onnx_path, '--input',
-             'x:float32:%dx3x299x299' % b, '--threads', str(a.threads), '--iters', str(a.iters)]))
+             'x:float32:%dx3x299x299' % b, '--threads', str(a.threads), '--iters', str(a.iters),
+             '--spin', '0' if a.passive else '1']))
         ipf = json.loads(subprocess.check_output(
             [os.path.join(ROOT, 'build', 'bench_image'), st_path, str(b), str(a.threads), str(a.iters)]))
         rows.append({'batch': b, 'threads': a.threads, 'ipf': ipf, 'ort': ort, 'torch': t})
@@ -82,14 +89,18 @@ def main():
 
     with open(os.path.join(a.outdir, 'inception.json'), 'w') as f:
         json.dump(rows, f, indent=1)
-    print('Inception-v3 299x299, %d threads, median (min) ms per batch, %d iterations' % (a.threads, a.iters))
-    print('| batch | ipf | ONNX Runtime | PyTorch | ipf/ORT | ipf/PyTorch | ipf ms/image |')
+    load = os.getloadavg()[0]
+    print('Inception-v3 299x299, %d threads, %d iterations; wall ms per batch: median (min); '
+          'CPU ms per batch; load average %.1f%s' % (a.threads, a.iters, load,
+                                                      '; passive waiting' if a.passive else ''))
+    print('| batch | ipf | ONNX Runtime | PyTorch | ipf/ORT | ipf/PyTorch | CPU ipf / ORT / PyTorch |')
     print('| --- | --- | --- | --- | --- | --- | --- |')
     for r in rows:
         i, o, t = r['ipf'], r['ort'], r['torch']
-        print('| %d | %.1f (%.1f) | %.1f (%.1f) | %.1f (%.1f) | %.2f | %.2f | %.1f |' %
+        print('| %d | %.1f (%.1f) | %.1f (%.1f) | %.1f (%.1f) | %.2f | %.2f | %.0f / %.0f / %.0f |' %
               (r['batch'], i['median_ms'], i['min_ms'], o['median_ms'], o['min_ms'], t['median_ms'], t['min_ms'],
-               i['median_ms'] / o['median_ms'], i['median_ms'] / t['median_ms'], i['median_ms'] / r['batch']))
+               i['median_ms'] / o['median_ms'], i['median_ms'] / t['median_ms'], i['cpu_ms'], o['cpu_ms'],
+               t['cpu_ms']))
 
 
 if __name__ == '__main__':

@@ -6,15 +6,16 @@
 //
 // Usage:
 //   node bench/ort_bench.js --model M.onnx --input NAME:DTYPE:SHAPE[:FILL] [--input ...]
-//                           [--threads 2] [--iters 20] [--warmup 3] [--save-outputs FILE.json]
+//                           [--threads 2] [--iters 20] [--warmup 3] [--spin 1|0] [--save-outputs FILE.json]
 //   DTYPE  float32 | int64 | int32
 //   SHAPE  dims joined by 'x', e.g. 1x3x299x299 or 1x128
 //   FILL   rand (default; floats uniform in [-1,1), ints in [0,100)) | zeros | ones |
 //          int:LO:HI (random integers in [LO,HI)); seeded, so runs are repeatable
 // Session: intra-op threads = --threads, inter-op 1, sequential execution, all
-// graph optimisations.  Prints one JSON line on stdout:
+// graph optimisations; --spin 0 stops idle pool threads from spinning
+// (session.intra_op.allow_spinning, the counterpart of OMP_WAIT_POLICY=passive).  Prints one JSON line on stdout:
 //   {"model","threads","iters","warmup","load_ms","first_ms","mean_ms","median_ms","min_ms","p90_ms",
-//    "outputs": {name: shape}}
+//    "cpu_ms" (process CPU time per timed run, all threads), "outputs": {name: shape}}
 // --save-outputs writes {name: {"shape", "data": [all values]}} of the last run.
 'use strict';
 const fs = require('fs');
@@ -22,7 +23,7 @@ const path = require('path');
 const ort = require('onnxruntime-node');
 
 function parseArgs(argv) {
-  const a = {inputs: [], threads: 2, iters: 20, warmup: 3};
+  const a = {inputs: [], threads: 2, iters: 20, warmup: 3, spin: 1};
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i], v = argv[i + 1];
     if (k === '--model') a.model = v, i++;
@@ -31,6 +32,7 @@ function parseArgs(argv) {
     else if (k === '--iters') a.iters = parseInt(v, 10), i++;
     else if (k === '--warmup') a.warmup = parseInt(v, 10), i++;
     else if (k === '--save-outputs') a.save = v, i++;
+    else if (k === '--spin') a.spin = parseInt(v, 10), i++;
     else throw new Error('unknown argument ' + k);
   }
   if (!a.model || !a.inputs.length) throw new Error('need --model and at least one --input (see the header)');
@@ -68,7 +70,8 @@ async function main() {
   const a = parseArgs(process.argv.slice(2));
   const feeds = Object.fromEntries(a.inputs.map(makeTensor));
   const opts = {intraOpNumThreads: a.threads, interOpNumThreads: 1, executionMode: 'sequential',
-                graphOptimizationLevel: 'all', executionProviders: ['cpu']};
+                graphOptimizationLevel: 'all', executionProviders: ['cpu'],
+                extra: {session: {intra_op: {allow_spinning: a.spin ? '1' : '0'}}}};
   let t0 = performance.now();
   const sess = await ort.InferenceSession.create(a.model, opts);
   const loadMs = performance.now() - t0;
@@ -77,17 +80,19 @@ async function main() {
   const firstMs = performance.now() - t0;
   for (let i = 1; i < a.warmup; i++) out = await sess.run(feeds);
   const times = [];
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < a.iters; i++) {
     t0 = performance.now();
     out = await sess.run(feeds);
     times.push(performance.now() - t0);
   }
+  const cpu = process.cpuUsage(cpu0);
   const sorted = [...times].sort((x, y) => x - y);
   const r2 = (x) => Math.round(x * 100) / 100;
-  const res = {model: path.basename(a.model), threads: a.threads, iters: a.iters, warmup: a.warmup,
+  const res = {model: path.basename(a.model), threads: a.threads, spin: a.spin, iters: a.iters, warmup: a.warmup,
                load_ms: r2(loadMs), first_ms: r2(firstMs),
                mean_ms: r2(times.reduce((x, y) => x + y, 0) / times.length), median_ms: r2(sorted[sorted.length >> 1]),
-               min_ms: r2(sorted[0]), p90_ms: r2(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.9))]),
+               min_ms: r2(sorted[0]), cpu_ms: r2((cpu.user + cpu.system) / 1000 / times.length), p90_ms: r2(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.9))]),
                outputs: Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.dims]))};
   if (a.save) {
     fs.writeFileSync(a.save, JSON.stringify(Object.fromEntries(Object.entries(out).map(

@@ -9,8 +9,8 @@
  * exact:  conv(a*x + d) = conv_{w*a}(x) + sum_{c,kh,kw} w*d.
  *
  * Execution: on the oneDNN backend all activations after the first conv stay
- * in oneDNN's blocked nChw8c layout (every channel count here is a multiple
- * of 8); otherwise plain NCHW with the OpenBLAS / reference kernels.  Branch
+ * in oneDNN's blocked layout, nChw16c with AVX-512 and nChw8c otherwise
+ * (every channel count and branch offset here is a multiple of 16); otherwise plain NCHW with the OpenBLAS / reference kernels.  Branch
  * outputs are written straight into their slice of the block's
  * concatenation.  Four activation buffers (block input X, block output Y,
  * branch temporaries T1, T2) live in the session and grow to the largest
@@ -467,7 +467,7 @@ static ipf_status exec_begin(exec *x, const inception *inc, ipf_session *s, int 
     act o;
     TRY(fwd_trunk(x, inc, NULL, H, W, NBLOCKS, none, &o));
     x->dry = 0;
-    x->layout = kctx_pick(&s->kctx, 1, 1) == KB_ONEDNN ? KL_BLK8 : KL_NCHW;
+    x->layout = kctx_pick(&s->kctx, 1, 1) == KB_ONEDNN ? kl_preferred_blocked() : KL_NCHW;
     inc_ws *ws = s->state[IPF_PART_INCEPTION];
     if (!ws) {
         if (!(ws = calloc(1, sizeof *ws))) return ipf_fail(&s->err, IPF_ERR_OUT_OF_MEMORY, "inception: out of memory");

@@ -55,9 +55,9 @@ struct ipf_trainer {
     double epoch_loss;
     int64_t epoch_steps;
     /* per-step scratch */
-    float *bpool, *bxt;
-    int *by, *pick;
-    size_t bcap;
+    float *bpool, *bxt;      /* (P,E), (P,X) the batch's posts */
+    int *by, *pick, *seg, *yinf;
+    size_t bcap, scap;
     prof_acts acts;
     /* augmentation */
     float **img;             /* (n_posts) cached preprocessed images or NULL */
@@ -590,23 +590,29 @@ IPF_API ipf_status ipf_trainer_data_info(const ipf_trainer *t, int32_t *train_in
 
 /* ---- one influencer's inputs ------------------------------------------------ */
 
-static ipf_status reserve_batch(ipf_trainer *t, size_t n) {
-    if (n <= t->bcap) return IPF_OK;
-    size_t E = t->cfg.img_pool, X = t->cfg.text_dim;
-    float *b = ipf_malloc_array(n * (E + X), sizeof(float));
-    int *y = ipf_malloc_array(2 * n, sizeof(int));
-    if (!b || !y) {
-        free(b);
-        free(y);
-        return ipf_fail(&t->err, IPF_ERR_OUT_OF_MEMORY, "out of memory for a batch of %zu posts", n);
+/* Room for a batch of n posts from S influencers (pick: any one influencer). */
+static ipf_status reserve_batch(ipf_trainer *t, size_t n, size_t S) {
+    if (n > t->bcap) {
+        size_t E = t->cfg.img_pool, X = t->cfg.text_dim;
+        float *b = ipf_malloc_array(n * (E + X), sizeof(float));
+        if (!b) return ipf_fail(&t->err, IPF_ERR_OUT_OF_MEMORY, "out of memory for a batch of %zu posts", n);
+        free(t->bpool);
+        t->bpool = b;
+        t->bxt = b + n * E;
+        t->bcap = n;
     }
-    free(t->bpool);
-    free(t->by);
-    t->bpool = b;
-    t->bxt = b + n * E;
-    t->by = y;
-    t->pick = y + n;
-    t->bcap = n;
+    size_t need = (size_t)t->mf.n_posts + 1;
+    if (S + 1 > t->scap || !t->by) {
+        size_t cap = S + 1 > need ? S + 1 : need; /* by, pick: <= n_posts; seg, yinf: S+1 */
+        int *y = ipf_malloc_array(4 * cap, sizeof(int));
+        if (!y) return ipf_fail(&t->err, IPF_ERR_OUT_OF_MEMORY, "out of memory for a batch");
+        free(t->by);
+        t->by = y;
+        t->pick = y + cap;
+        t->seg = y + 2 * cap;
+        t->yinf = y + 3 * cap;
+        t->scap = cap;
+    }
     return IPF_OK;
 }
 
@@ -654,11 +660,12 @@ static ipf_status post_image(ipf_trainer *t, int p, const float **img) {
 }
 
 /* Gather (and standardise) the features of posts pick[0..n) of influencer f
- * into bpool/bxt and labels into by; augmentation recomputes pool features. */
-static ipf_status gather(ipf_trainer *t, const mf_influencer *f, const int *pick, int n, int augment) {
+ * into rows at..at+n of bpool/bxt and labels into by; augmentation
+ * recomputes pool features. */
+static ipf_status gather(ipf_trainer *t, const mf_influencer *f, const int *pick, int n, int at, int augment) {
     size_t E = t->cfg.img_pool, X = t->cfg.text_dim;
-    for (int i = 0; i < n; i++) {
-        int p = f->posts[pick[i]];
+    for (int i = at; i < at + n; i++) {
+        int p = f->posts[pick[i - at]];
         float *bp = t->bpool + (size_t)i * E, *bx = t->bxt + (size_t)i * X;
         memcpy(bp, t->fpool + (size_t)p * E, E * sizeof(float));
         memcpy(bx, t->ftext + (size_t)p * X, X * sizeof(float));
@@ -695,15 +702,16 @@ static int choose_posts(ipf_rng *r, int n, int k, int *pick) {
     return k;
 }
 
-static void set_input(ipf_trainer *t, prof_train_in *in, const mf_influencer *f, int n, ipf_rng *rng) {
+static void set_input(ipf_trainer *t, prof_train_in *in, int S, ipf_rng *rng) {
     memset(in, 0, sizeof *in);
     in->params = t->params;
     in->cfg = &t->cfg;
     in->lay = &t->lay;
-    in->n = n;
+    in->n_seg = S;
+    in->seg = t->seg;
     in->pool = t->bpool;
     in->xt = t->bxt;
-    in->y_inf = f->label;
+    in->y_inf = t->yinf;
     in->y_post = t->by;
     in->lambda_post = t->opt.lambda_post;
     in->dropout = t->opt.dropout;
@@ -711,10 +719,30 @@ static void set_input(ipf_trainer *t, prof_train_in *in, const mf_influencer *f,
     in->rng = rng;
 }
 
-static int max_posts(const ipf_trainer *t, const int *set, int n) {
-    int mx = 1;
-    for (int i = 0; i < n; i++) mx = t->mf.infl[set[i]].n_posts > mx ? t->mf.infl[set[i]].n_posts : mx;
-    return mx;
+/* Posts the influencers set[0..S) contribute with at most k each (0 = all). */
+static size_t count_posts(const ipf_trainer *t, const int *set, int S, int k) {
+    size_t n = 0;
+    for (int i = 0; i < S; i++) {
+        int m = t->mf.infl[set[i]].n_posts;
+        n += (size_t)(k > 0 && k < m ? k : m);
+    }
+    return n;
+}
+
+/* Gather influencers set[0..S) into the batch, sampling k posts each (0 =
+ * all) with r (NULL: first k... only used with k = 0). */
+static ipf_status gather_batch(ipf_trainer *t, const int *set, int S, int k, ipf_rng *r, int augment) {
+    ipf_status st = reserve_batch(t, count_posts(t, set, S, k), (size_t)S);
+    if (st) return st;
+    t->seg[0] = 0;
+    for (int b = 0; b < S; b++) {
+        const mf_influencer *f = &t->mf.infl[set[b]];
+        int n = choose_posts(r, f->n_posts, k, t->pick);
+        if ((st = gather(t, f, t->pick, n, t->seg[b], augment))) return st;
+        t->seg[b + 1] = t->seg[b] + n;
+        t->yinf[b] = f->label;
+    }
+    return IPF_OK;
 }
 
 /* ---- training --------------------------------------------------------------- */
@@ -740,26 +768,22 @@ IPF_API ipf_status ipf_trainer_step(ipf_trainer *t, double *loss) {
     }
     int B = t->opt.batch_influencers;
     if (B > t->n_train - t->cursor) B = t->n_train - t->cursor;
-    if ((st = reserve_batch(t, (size_t)max_posts(t, t->perm + t->cursor, B)))) return st;
+    const int *batch = t->perm + t->cursor;
+    if ((st = gather_batch(t, batch, B, t->opt.posts_per_influencer, &t->rng, t->opt.augment))) return st;
     memset(t->grads, 0, t->lay.total * sizeof(float));
-    double total = 0;
-    for (int b = 0; b < B; b++) {
-        const mf_influencer *f = &t->mf.infl[t->perm[t->cursor + b]];
-        int n = choose_posts(&t->rng, f->n_posts, t->opt.posts_per_influencer, t->pick);
-        if ((st = gather(t, f, t->pick, n, t->opt.augment))) return st;
-        prof_train_in in;
-        set_input(t, &in, f, n, &t->rng);
-        double l;
-        if ((st = prof_train_forward(t->k, &in, &t->acts, &l, NULL, NULL, &t->err))) return st;
-        if (!isfinite(l))
-            return ipf_fail(&t->err, IPF_ERR_NUMERIC,
-                            "step %lld: the loss of influencer \"%s\" is %g; training stopped, parameters unchanged "
-                            "(lower lr, enable clip_norm, or check the features)",
-                            (long long)t->step + 1, f->name, l);
-        total += l / B;
-        if ((st = prof_train_backward(t->k, &in, &t->acts, 1.0f / (float)B, t->grads, NULL, NULL, &t->err)))
-            return st;
+    prof_train_in in;
+    set_input(t, &in, B, &t->rng);
+    double total;
+    if ((st = prof_train_forward(t->k, &in, &t->acts, &total, NULL, NULL, &t->err))) return st;
+    if (!isfinite(total)) {
+        int b = 0;
+        while (b < B - 1 && isfinite(t->acts.seg_loss[b])) b++;
+        return ipf_fail(&t->err, IPF_ERR_NUMERIC,
+                        "step %lld: the loss of influencer \"%s\" is %g; training stopped, parameters unchanged "
+                        "(lower lr, enable clip_norm, or check the features)",
+                        (long long)t->step + 1, t->mf.infl[batch[b]].name, t->acts.seg_loss[b]);
     }
+    if ((st = prof_train_backward(t->k, &in, &t->acts, 1.0f, t->grads, NULL, NULL, &t->err))) return st;
     int64_t tt = t->step;
     double norm = adam_step(&t->adam, t->params, t->grads, t->m, t->v, t->lay.total, &tt);
     if (!isfinite(norm))
@@ -805,56 +829,73 @@ static int argmax(const float *x, int n) {
     return b;
 }
 
+#define EVAL_CHUNK 16 /* influencers per forward pass at evaluation */
+
+/* Gather influencers set[0..S) for evaluation: all posts (k = 0) or k posts
+ * each sampled with a per-influencer seed, so the sample does not depend on
+ * the chunking or on training. */
+static ipf_status gather_eval(ipf_trainer *t, const int *set, int S, int k) {
+    ipf_status st = reserve_batch(t, count_posts(t, set, S, k), (size_t)S);
+    if (st) return st;
+    t->seg[0] = 0;
+    for (int b = 0; b < S; b++) {
+        const mf_influencer *f = &t->mf.infl[set[b]];
+        ipf_rng er;
+        rng_seed(&er, t->opt.seed * 1000003u + (uint64_t)set[b]);
+        int n = choose_posts(&er, f->n_posts, k, t->pick);
+        if ((st = gather(t, f, t->pick, n, t->seg[b], 0))) return st;
+        t->seg[b + 1] = t->seg[b] + n;
+        t->yinf[b] = f->label;
+    }
+    return IPF_OK;
+}
+
 static ipf_status evaluate(ipf_trainer *t, ipf_train_metrics *out) {
     const int *set = t->n_val ? t->val_set : t->train_set;
     int nset = t->n_val ? t->n_val : t->n_train;
-    int Ci = t->cfg.n_inf, Cp = t->cfg.n_post;
-    ipf_status st = reserve_batch(t, (size_t)max_posts(t, set, nset));
-    if (st) return st;
+    int Ci = t->cfg.n_inf, Cp = t->cfg.n_post, k = t->opt.eval_posts_per_influencer;
+    ipf_status st;
     int counts[6][PROF_MAX_CLASSES];
     memset(counts, 0, sizeof counts);
     int *itp = counts[0], *ifp = counts[1], *ifn = counts[2], *ptp = counts[3], *pfp = counts[4], *pfn = counts[5];
     double loss = 0, li_sum = 0, lp_sum = 0;
     int n_inf = 0, n_inf_ok = 0, n_post = 0, n_post_ok = 0;
-    float probs[PROF_MAX_CLASSES];
-    ipf_rng er; /* evaluation's own generator: training stays reproducible */
-    for (int a = 0; a < nset; a++) {
-        const mf_influencer *f = &t->mf.infl[set[a]];
-        /* post head over all posts */
-        int n = choose_posts(NULL, f->n_posts, 0, t->pick);
-        if ((st = gather(t, f, t->pick, n, 0))) return st;
+    float probs[EVAL_CHUNK * PROF_MAX_CLASSES];
+    double lp_seg[EVAL_CHUNK];
+    for (int a0 = 0; a0 < nset; a0 += EVAL_CHUNK) {
+        int S = nset - a0 < EVAL_CHUNK ? nset - a0 : EVAL_CHUNK;
+        /* the post head on every post */
+        if ((st = gather_eval(t, set + a0, S, 0))) return st;
         prof_train_in in;
-        set_input(t, &in, f, n, NULL);
-        double l, li, lp;
-        if ((st = prof_train_forward(t->k, &in, &t->acts, &l, &li, &lp, &t->err))) return st;
-        for (int i = 0; i < n; i++) {
+        set_input(t, &in, S, NULL);
+        if ((st = prof_train_forward(t->k, &in, &t->acts, NULL, NULL, NULL, &t->err))) return st;
+        for (int i = 0; i < t->seg[S]; i++) {
             if (t->by[i] < 0) continue;
             int pred = argmax(t->acts.pl + (size_t)i * Cp, Cp), y = t->by[i];
             n_post++;
             if (pred == y) n_post_ok++, ptp[y]++;
             else pfp[pred]++, pfn[y]++;
         }
-        int k = t->opt.eval_posts_per_influencer;
-        if (k > 0 && k < f->n_posts) { /* influencer head on a seeded sample */
-            rng_seed(&er, t->opt.seed * 1000003u + (uint64_t)set[a]);
-            n = choose_posts(&er, f->n_posts, k, t->pick);
-            if ((st = gather(t, f, t->pick, n, 0))) return st;
-            set_input(t, &in, f, n, NULL);
-            double l2;
-            if ((st = prof_train_forward(t->k, &in, &t->acts, &l2, &li, NULL, &t->err))) return st;
-            l = li + t->opt.lambda_post * lp;
+        for (int b = 0; b < S; b++) lp_seg[b] = t->acts.seg_lp[b];
+        if (k > 0) { /* the influencer head on k sampled posts */
+            if ((st = gather_eval(t, set + a0, S, k))) return st;
+            set_input(t, &in, S, NULL);
+            if ((st = prof_train_forward(t->k, &in, &t->acts, NULL, NULL, NULL, &t->err))) return st;
         }
-        loss += l;
-        li_sum += li;
-        lp_sum += lp;
-        if (f->label >= 0) {
-            prof_train_probs(&in, &t->acts, probs, NULL);
-            int pred = argmax(probs, Ci), y = f->label;
+        prof_train_probs(&in, &t->acts, probs, NULL);
+        for (int b = 0; b < S; b++) {
+            double li = t->acts.seg_li[b];
+            loss += li + t->opt.lambda_post * lp_seg[b];
+            li_sum += li;
+            lp_sum += lp_seg[b];
+            int y = t->yinf[b];
+            if (y < 0) continue;
+            int pred = argmax(probs + (size_t)b * Ci, Ci);
             n_inf++;
             if (pred == y) n_inf_ok++, itp[y]++;
             else ifp[pred]++, ifn[y]++;
         }
-        report(t, "evaluate", a + 1, nset);
+        report(t, "evaluate", a0 + S, nset);
     }
     if (!isfinite(loss))
         return ipf_fail(&t->err, IPF_ERR_NUMERIC, "evaluation loss is %g after %lld steps", loss, (long long)t->step);

@@ -60,11 +60,13 @@ IPF_INTERNAL double adam_step(const adam_cfg *c, float *p, float *g, float *m, f
 /* ---- profiler training --------------------------------------------------- */
 enum { POOL_ATTENTION = 0, POOL_MEAN = 1 };
 
-/* Saved activations of one influencer's forward pass (n posts).  Buffers
- * are grown as needed and reused between calls. */
+/* Saved activations of a forward pass over a batch of S influencers whose
+ * P posts are concatenated (influencer b owns posts seg[b] .. seg[b+1]-1).
+ * The per-post layers run as one matrix product over all P posts.  Buffers
+ * grow as needed and are reused between calls. */
 typedef struct prof_acts {
-    size_t cap_n;
-    int n;
+    size_t cap_p, cap_s;
+    int n, n_seg;
     float *xi;     /* (P,I)   relu(img_proj(pool)) */
     float *x;      /* (P,I+X) [x_I ; x_T] */
     float *v;      /* (P,D)   relu(post_proj(x)) before dropout */
@@ -73,36 +75,38 @@ typedef struct prof_acts {
     float *ph;     /* (P,H)   relu(post_head.0(vd)) */
     float *pl;     /* (P,C_p) post logits */
     float *r;      /* (P,A)   tanh(attention.proj(vd)) */
-    float *alpha;  /* (P)     attention weights */
-    float *h;      /* (D)     influencer vector */
-    float *mh;     /* (D)     dropout multipliers on h */
-    float *hd;     /* (D)     h * mh */
-    float *ih;     /* (H)     relu(inf_head.0(hd)) */
-    float *il;     /* (C_i)   influencer logits */
-    /* scratch for backward */
+    float *alpha;  /* (P)     attention weights (summing to 1 per influencer) */
+    float *h;      /* (S,D)   influencer vectors */
+    float *mh;     /* (S,D)   dropout multipliers on h */
+    float *hd;     /* (S,D)   h * mh */
+    float *ih;     /* (S,H)   relu(inf_head.0(hd)) */
+    float *il;     /* (S,C_i) influencer logits */
+    double *seg_loss, *seg_li, *seg_lp; /* (S) per-influencer loss and its two terms */
+    /* backward scratch */
     float *dx;     /* (P,I+X) */
     float *dv;     /* (P,D) */
-    float *dtmp;   /* (P,max(H,A,I)) */
-    float *ds;     /* (C_i + H + 2D) small backward vectors */
+    float *dtmp;   /* (P,max(H,A,I,C_p)) */
+    float *ds;     /* (S, C_i + H + 2D) */
 } prof_acts;
 
 IPF_INTERNAL void prof_acts_free(prof_acts *a);
 
-/* Forward for one influencer with n posts: pool (P,E), xt (P,X) features.
- * dropout in [0,1): applied to v and h when rng != NULL (training); masks
- * may instead be given explicitly (mask_v (P,D), mask_h (D) multipliers,
- * for tests), which takes precedence over rng.  y_inf: influencer class or
- * -1 (no influencer term); y_post (P): class or -1 (unlabelled, skipped).
- * Returns the loss CE(inf) + lambda * mean_labelled CE(post) in *loss, and
- * the two parts in *loss_inf, *loss_post (any may be NULL). */
+/* Forward over S influencers: pool (P,E), xt (P,X) features of all their
+ * posts.  dropout in [0,1): applied to v and h when rng != NULL (training);
+ * fixed multipliers mask_v (P,D), mask_h (S,D) may be given instead (tests)
+ * and take precedence.  y_inf (S): class or -1 (no influencer term); y_post
+ * (P): class or -1 (unlabelled, skipped).  *loss receives the mean over the
+ * influencers of CE(inf) + lambda * mean_labelled CE(post); *loss_inf and
+ * *loss_post the means of the two terms (any may be NULL). */
 typedef struct prof_train_in {
     const float *params;   /* flat block, prof_layout */
     const prof_config *cfg;
     const prof_layout *lay;
-    int n;
+    int n_seg;             /* S */
+    const int *seg;        /* (S+1) post offsets, seg[0] = 0, seg[S] = P */
     const float *pool;     /* (P,E) */
     const float *xt;       /* (P,X) */
-    int y_inf;
+    const int *y_inf;      /* (S) */
     const int *y_post;     /* (P) or NULL = all unlabelled */
     float lambda_post;
     float dropout;
@@ -120,8 +124,8 @@ IPF_INTERNAL ipf_status prof_train_forward(ipf_kctx *k, const prof_train_in *in,
 IPF_INTERNAL ipf_status prof_train_backward(ipf_kctx *k, const prof_train_in *in, prof_acts *a, float scale,
                                             float *grads, float *dpool, float *dxt, ipf_err *e);
 
-/* Inference-side probabilities from the activations of the last forward:
- * inf_probs (C_i), post_probs (P,C_p); either may be NULL. */
+/* Probabilities from the last forward: inf_probs (S,C_i), post_probs
+ * (P,C_p); either may be NULL. */
 IPF_INTERNAL void prof_train_probs(const prof_train_in *in, const prof_acts *a, float *inf_probs, float *post_probs);
 
 /* ---- manifest ------------------------------------------------------------ */
