@@ -112,10 +112,6 @@ class Model:
         return Session(self, **options)
 
     # ---- lifetime --------------------------------------------------------
-    def _register(self, session):
-        with self._lock:
-            self._sessions.add(session)
-
     def close(self):
         """Free the model (closing its open sessions first).  Idempotent."""
         with self._lock:
