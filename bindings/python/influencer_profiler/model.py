@@ -137,6 +137,9 @@ class Model:
             pass
 
     def __repr__(self):
-        state = 'closed' if self._handle is None else ','.join(
-            c.name.lower() for c in Component if self.has(c))
+        try:
+            state = 'closed' if self._handle is None else ','.join(
+                c.name.lower() for c in Component if self.has(c))
+        except Exception:  # a library without ipf_model_has
+            state = '?'
         return '<influencer_profiler.Model %r [%s]>' % (self.source, state)
