@@ -16,9 +16,25 @@ int kerr(ipf_kctx *c, const char *fmt, ...) {
     return -1;
 }
 
+int kl_block(int layout) { return layout == KL_BLK16 ? 16 : layout == KL_BLK8 ? 8 : 1; }
+
+int kl_preferred_blocked(void) {
+    /* oneDNN's own dispatch (honours DNNL_MAX_CPU_ISA): its AVX-512 kernels
+     * run on 16-channel blocks, the AVX2 ones on 8. */
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core ? KL_BLK16 : KL_BLK8;
+}
+
 dnnl_status_t kd_act_md(dnnl_memory_desc_t *md, int N, int C, int H, int W, int layout) {
     dnnl_dims_t d = {N, C, H, W};
-    return dnnl_memory_desc_init_by_tag(md, 4, d, dnnl_f32, layout == KL_BLK8 ? dnnl_nChw8c : dnnl_nchw);
+    return dnnl_memory_desc_init_by_tag(md, 4, d, dnnl_f32,
+                                        layout == KL_BLK16 ? dnnl_nChw16c : layout == KL_BLK8 ? dnnl_nChw8c : dnnl_nchw);
+}
+
+/* Offset of element (n, ch, i) (i the spatial index) of an (N,C,HW) tensor. */
+static size_t act_off(int layout, int n, int ch, size_t i, int C, size_t hw) {
+    size_t b = (size_t)kl_block(layout);
+    return (((size_t)n * (C / b) + ch / b) * hw + i) * b + ch % b;
 }
 
 dnnl_status_t kd_mem(dnnl_memory_t *m, const dnnl_memory_desc_t *md, dnnl_engine_t eng) {
@@ -79,28 +95,26 @@ void gap_forward_ref(float *y, const float *x, int N, int C, int H, int W, int l
         for (int ch = 0; ch < C; ch++) {
             double acc = 0;
             for (size_t i = 0; i < hw; i++) {
-                size_t off = layout == KL_BLK8
-                                 ? (((size_t)n * (C / 8) + ch / 8) * hw + i) * 8 + ch % 8
-                                 : ((size_t)n * C + ch) * hw + i;
-                acc += x[off];
+                acc += x[act_off(layout, n, ch, i, C, hw)];
             }
             y[(size_t)n * C + ch] = (float)(acc / (double)hw);
         }
 }
 
 int gap_forward(ipf_kctx *c, float *y, const float *x, int N, int C, int H, int W, int layout) {
-    if (layout == KL_BLK8 && C % 8) return kerr(c, "gap: blocked layout needs C %% 8 == 0 (C=%d)", C);
+    int b = kl_block(layout);
+    if (C % b) return kerr(c, "gap: blocked layout needs C %% %d == 0 (C=%d)", b, C);
     size_t hw = (size_t)H * W;
     float inv = 1.0f / (float)hw;
-    if (layout == KL_BLK8) {
-        /* Accumulate 8 channels at a time along the contiguous inner block. */
+    if (b > 1) {
+        /* Accumulate a block of channels at a time along the contiguous inner block. */
         for (int n = 0; n < N; n++)
-            for (int cb = 0; cb < C / 8; cb++) {
-                const float *p = x + ((size_t)n * (C / 8) + cb) * hw * 8;
-                float acc[8] = {0};
+            for (int cb = 0; cb < C / b; cb++) {
+                const float *p = x + ((size_t)n * (C / b) + cb) * hw * b;
+                float acc[16] = {0};
                 for (size_t i = 0; i < hw; i++)
-                    for (int j = 0; j < 8; j++) acc[j] += p[i * 8 + j];
-                for (int j = 0; j < 8; j++) y[(size_t)n * C + cb * 8 + j] = acc[j] * inv;
+                    for (int j = 0; j < b; j++) acc[j] += p[i * b + j];
+                for (int j = 0; j < b; j++) y[(size_t)n * C + cb * b + j] = acc[j] * inv;
             }
     } else {
         for (size_t r = 0; r < (size_t)N * C; r++) {
@@ -143,10 +157,7 @@ void layout_convert_ref(float *y, int y_layout, const float *x, int x_layout, in
     for (int n = 0; n < N; n++)
         for (int ch = 0; ch < C; ch++)
             for (size_t i = 0; i < hw; i++) {
-                size_t plain = ((size_t)n * C + ch) * hw + i;
-                size_t blk = (((size_t)n * (C / 8) + ch / 8) * hw + i) * 8 + ch % 8;
-                size_t si = x_layout == KL_BLK8 ? blk : plain, di = y_layout == KL_BLK8 ? blk : plain;
-                y[di] = x[si];
+                y[act_off(y_layout, n, ch, i, C, hw)] = x[act_off(x_layout, n, ch, i, C, hw)];
             }
 }
 
@@ -168,8 +179,8 @@ static void reorder_plan_free(void *v) {
 }
 
 int layout_convert(ipf_kctx *c, float *y, int y_layout, const float *x, int x_layout, int N, int C, int H, int W) {
-    if ((y_layout == KL_BLK8 || x_layout == KL_BLK8) && C % 8)
-        return kerr(c, "layout_convert: blocked layout needs C %% 8 == 0 (C=%d)", C);
+    if (C % kl_block(y_layout) || C % kl_block(x_layout))
+        return kerr(c, "layout_convert: blocked layout needs C divisible by its block (C=%d)", C);
     if (y_layout == x_layout) {
         memmove(y, x, (size_t)N * C * H * W * sizeof(float));
         return 0;

@@ -3,7 +3,7 @@
  *
  * Backends:
  *   oneDNN  — forward_inference primitive per shape, cached in the session's
- *             plan cache; activations in KL_NCHW or KL_BLK8 (nChw8c);
+ *             plan cache; activations in KL_NCHW or blocked (nChw8c/16c);
  *             weights described with format_tag_any, reordered once per
  *             session into oneDNN's blocked layout and cached by address
  *             (the model is immutable after load, so the address identifies
@@ -290,11 +290,10 @@ int conv2d_forward(ipf_kctx *c, const kconv *p, float *y, const float *x, const 
         p->y_c0 + p->M > ctot)
         return kerr(c, "conv2d: invalid shape N=%d C=%d H=%d W=%d M=%d kernel %dx%d stride %d,%d pad %d,%d", p->N,
                     p->C, p->H, p->W, p->M, p->KH, p->KW, p->SH, p->SW, p->PH, p->PW);
-    int blocked = p->x_layout == KL_BLK8 || p->y_layout == KL_BLK8;
-    if ((p->x_layout == KL_BLK8 && p->C % 8) ||
-        (p->y_layout == KL_BLK8 && (p->M % 8 || ctot % 8 || p->y_c0 % 8)))
-        return kerr(c, "conv2d: blocked layout needs channel counts and offsets divisible by 8 (C=%d M=%d)", p->C,
-                    p->M);
+    int xb = kl_block(p->x_layout), yb = kl_block(p->y_layout), blocked = xb > 1 || yb > 1;
+    if (p->C % xb || p->M % yb || ctot % yb || p->y_c0 % yb)
+        return kerr(c, "conv2d: blocked layout needs channel counts and offsets divisible by the block (C=%d M=%d)",
+                    p->C, p->M);
     int be = kctx_pick(c, 1, !blocked);
     if (be == KB_ONEDNN) return conv2d_forward_dnnl(c, p, y, x, w, b);
     if (blocked) return kerr(c, "conv2d: the blocked layout needs the oneDNN backend");

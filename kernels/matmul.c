@@ -1,7 +1,7 @@
 /* matmul.c — strided batched matmul (torch.matmul on strided views), used by
  * attention for QK^T and PV per head.  OpenBLAS sgemm per batch item (items
- * spread over OpenMP threads, each sgemm then single-threaded), plain-C
- * reference accumulating in double.
+ * spread over OpenMP threads, each sgemm then single-threaded), a plain-C
+ * reference accumulating in double; oneDNN's batched matmul first.
  *
  * Letters: nb batch items, op(A) (M,K), op(B) (K,N), C (M,N). */
 #include "kernels.h"
@@ -41,51 +41,63 @@ static void bmm_run(gemm_fn g, int nthreads, int nb, int ta, int tb, int M, int 
         g(ta, tb, M, N, K, alpha, A + (size_t)b * sA, lda, B + (size_t)b * sB, ldb, beta, C + (size_t)b * sC, ldc);
 }
 
-/* dA += alpha dC op(B)^T, dB += alpha op(A)^T dC, written as forward gemms on
- * the stored layouts (see kernels.h). */
-static void bmm_back_run(gemm_fn g, int nthreads, int nb, int ta, int tb, int M, int N, int K, float alpha,
-                         float *dA, const float *A, int lda, size_t sA, float *dB, const float *B, int ldb,
-                         size_t sB, const float *dC, int ldc, size_t sC) {
+/* One batched product on the chosen backend: oneDNN (falling back to
+ * OpenBLAS if it cannot make the primitive), OpenBLAS, or the reference. */
+static int bmm_do(ipf_kctx *c, int be, int nb, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                  int lda, size_t sA, const float *B, int ldb, size_t sB, float beta, float *C, int ldc, size_t sC) {
+    if (be == KB_ONEDNN) {
+        kmm_desc d = {nb, M, N, K, {(int64_t)sA, ta ? 1 : lda, ta ? lda : 1}, {(int64_t)sB, tb ? 1 : ldb, tb ? ldb : 1},
+                      {(int64_t)sC, ldc, 1}, alpha, beta != 0.0f, 0, 0, NULL};
+        if (!kdnnl_matmul(c, &d, A, B, NULL, C)) return 0;
+        be = KB_OPENBLAS;
+    }
+    if (be == KB_REF) bmm_run(gemm_ref, 1, nb, ta, tb, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC);
+    else bmm_run(gemm_blas, c ? c->nthreads : 1, nb, ta, tb, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC);
+    return 0;
+}
+
+/* dA += alpha dC op(B)^T, dB += alpha op(A)^T dC, written as forward
+ * products on the stored layouts (see kernels.h). */
+static int bmm_back_run(ipf_kctx *c, int be, int nb, int ta, int tb, int M, int N, int K, float alpha, float *dA,
+                        const float *A, int lda, size_t sA, float *dB, const float *B, int ldb, size_t sB,
+                        const float *dC, int ldc, size_t sC) {
+    int r = 0;
     if (dA) {
         if (!ta) /* dA(M,K) += dC(M,N) . op(B)^T(N,K) */
-            bmm_run(g, nthreads, nb, 0, !tb, M, K, N, alpha, dC, ldc, sC, B, ldb, sB, 1.0f, dA, lda, sA);
+            r |= bmm_do(c, be, nb, 0, !tb, M, K, N, alpha, dC, ldc, sC, B, ldb, sB, 1.0f, dA, lda, sA);
         else /* dA(K,M) += op(B)(K,N) . dC^T(N,M) */
-            bmm_run(g, nthreads, nb, tb, 1, K, M, N, alpha, B, ldb, sB, dC, ldc, sC, 1.0f, dA, lda, sA);
+            r |= bmm_do(c, be, nb, tb, 1, K, M, N, alpha, B, ldb, sB, dC, ldc, sC, 1.0f, dA, lda, sA);
     }
     if (dB) {
         if (!tb) /* dB(K,N) += op(A)^T(K,M) . dC(M,N) */
-            bmm_run(g, nthreads, nb, !ta, 0, K, N, M, alpha, A, lda, sA, dC, ldc, sC, 1.0f, dB, ldb, sB);
+            r |= bmm_do(c, be, nb, !ta, 0, K, N, M, alpha, A, lda, sA, dC, ldc, sC, 1.0f, dB, ldb, sB);
         else /* dB(N,K) += dC^T(N,M) . op(A)(M,K) */
-            bmm_run(g, nthreads, nb, 1, ta, N, K, M, alpha, dC, ldc, sC, A, lda, sA, 1.0f, dB, ldb, sB);
+            r |= bmm_do(c, be, nb, 1, ta, N, K, M, alpha, dC, ldc, sC, A, lda, sA, 1.0f, dB, ldb, sB);
     }
+    return r;
 }
 
 void bmm_forward_ref(int nb, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, size_t sA,
                      const float *B, int ldb, size_t sB, float beta, float *C, int ldc, size_t sC) {
-    bmm_run(gemm_ref, 1, nb, ta, tb, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC);
+    bmm_do(NULL, KB_REF, nb, ta, tb, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC);
 }
 
 void bmm_backward_ref(int nb, int ta, int tb, int M, int N, int K, float alpha, float *dA, const float *A, int lda,
                       size_t sA, float *dB, const float *B, int ldb, size_t sB, const float *dC, int ldc,
                       size_t sC) {
-    bmm_back_run(gemm_ref, 1, nb, ta, tb, M, N, K, alpha, dA, A, lda, sA, dB, B, ldb, sB, dC, ldc, sC);
+    bmm_back_run(NULL, KB_REF, nb, ta, tb, M, N, K, alpha, dA, A, lda, sA, dB, B, ldb, sB, dC, ldc, sC);
 }
 
 int bmm_forward(ipf_kctx *c, int nb, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                 size_t sA, const float *B, int ldb, size_t sB, float beta, float *C, int ldc, size_t sC) {
     if (nb <= 0 || M <= 0 || N <= 0) return 0;
-    int ref = kctx_pick(c, 0, 1) == KB_REF;
-    bmm_run(ref ? gemm_ref : gemm_blas, ref ? 1 : c->nthreads, nb, ta, tb, M, N, K, alpha, A, lda, sA, B, ldb, sB,
-            beta, C, ldc, sC);
-    return 0;
+    return bmm_do(c, kctx_pick(c, 1, 1), nb, ta, tb, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC);
 }
 
 int bmm_backward(ipf_kctx *c, int nb, int ta, int tb, int M, int N, int K, float alpha, float *dA, const float *A,
                  int lda, size_t sA, float *dB, const float *B, int ldb, size_t sB, const float *dC, int ldc,
                  size_t sC) {
     if (nb <= 0 || M <= 0 || N <= 0 || K <= 0) return 0;
-    int ref = kctx_pick(c, 0, 1) == KB_REF;
-    bmm_back_run(ref ? gemm_ref : gemm_blas, ref ? 1 : c->nthreads, nb, ta, tb, M, N, K, alpha, dA, A, lda, sA, dB,
-                 B, ldb, sB, dC, ldc, sC);
-    return 0;
+    return bmm_back_run(c, kctx_pick(c, 1, 1), nb, ta, tb, M, N, K, alpha, dA, A, lda, sA, dB, B, ldb, sB, dC, ldc,
+                        sC);
 }

@@ -116,9 +116,9 @@ int pool2d_forward(ipf_kctx *c, const kpool *p, float *y, const float *x) {
         p->W + 2 * p->PW < p->KW || p->y_c0 < 0 || p->y_c0 + p->C > ctot || (p->alg != KP_MAX && p->alg != KP_AVG))
         return kerr(c, "pool2d: invalid shape N=%d C=%d H=%d W=%d kernel %dx%d stride %d,%d pad %d,%d", p->N, p->C,
                     p->H, p->W, p->KH, p->KW, p->SH, p->SW, p->PH, p->PW);
-    int blocked = p->layout == KL_BLK8;
-    if (blocked && (p->C % 8 || ctot % 8 || p->y_c0 % 8))
-        return kerr(c, "pool2d: blocked layout needs channel counts and offsets divisible by 8 (C=%d)", p->C);
+    int b = kl_block(p->layout), blocked = b > 1;
+    if (p->C % b || ctot % b || p->y_c0 % b)
+        return kerr(c, "pool2d: blocked layout needs channel counts and offsets divisible by %d (C=%d)", b, p->C);
     int be = kctx_pick(c, 1, !blocked);
     if (be == KB_ONEDNN) return pool2d_forward_dnnl(c, p, y, x);
     if (blocked) return kerr(c, "pool2d: the blocked layout needs the oneDNN backend");

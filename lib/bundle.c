@@ -2,6 +2,7 @@
  * model what it holds:
  *   profiler.safetensors                              required
  *   bert/{config.json,vocab.txt,model.safetensors}    optional text encoder + tokenizer
+ *     (spiece.model or sentencepiece.model instead of vocab.txt: SentencePiece)
  *   inception/model.safetensors                       optional image encoder */
 #include "bert.h"
 #include "image.h"
@@ -16,17 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-/* TEMPORARY (api branch only): the encoder modules land in main later; weak
- * references let this file link before they do.  Removed at that merge. */
-#pragma weak bert_load
-#pragma weak bert_free
-#pragma weak bert_get_config
-#pragma weak tokenizer_load_vocab
-#pragma weak tokenizer_free
-#pragma weak tokenizer_vocab_size
-#pragma weak inception_load
-#pragma weak inception_free
 
 static int exists(const char *path) {
     struct stat st;
@@ -67,6 +57,16 @@ static ipf_status load_text(ipf_model *m, const char *dir, const prof_model *pro
         tokenizer *tk;
         if ((st = tokenizer_load_vocab(path, bert_lower_case(bdir), &tk, e))) return st;
         ipf_model_set_part(m, IPF_PART_TOKENIZER, tk, tokenizer_free);
+    } else { /* a SentencePiece model instead of a WordPiece vocabulary */
+        static const char *const spm_names[] = {"spiece.model", "sentencepiece.model"};
+        for (size_t i = 0; i < 2; i++) {
+            if ((st = join(path, sizeof path, bdir, spm_names[i]))) return st;
+            if (!exists(path)) continue;
+            tokenizer *tk;
+            if ((st = tokenizer_load_spm(path, &tk, e))) return st;
+            ipf_model_set_part(m, IPF_PART_TOKENIZER, tk, tokenizer_free);
+            break;
+        }
     }
     if ((st = join(path, sizeof path, bdir, "config.json"))) return st;
     char weights[PATH_MAX];

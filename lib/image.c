@@ -12,6 +12,7 @@
  * cost and memory (a 1x20000 strip would otherwise resize to 342x6.8M). */
 #define _GNU_SOURCE
 #include "image.h"
+#include "inception.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -768,4 +769,89 @@ IPF_API ipf_status ipf_session_preprocess_rgb(ipf_session *session, const uint8_
                         "ipf_session_preprocess_rgb: %dx%d pixels is over the limit of %lld (IPF_OPT_MAX_IMAGE_PIXELS)",
                         width, height, (long long)session->opt[IPF_OPT_MAX_IMAGE_PIXELS]);
     return image_preprocess_pixels(c, pixels, width, height, channels, out, &session->err);
+}
+
+/* ---- preprocess + Inception-v3 ------------------------------------------------ */
+
+/* Shared tail of the encode_image_* calls: checks, preprocessing by `prep`,
+ * then the encoder with N = 1. */
+typedef ipf_status (*prep_fn)(const image_cfg *c, ipf_session *s, const void *arg, float *x);
+
+static ipf_status encode_common(ipf_session *s, const char *fn, prep_fn prep, const void *arg, float *pool,
+                                size_t pool_cap) {
+    if (!s) return ipf_fail(NULL, IPF_ERR_INVALID_ARGUMENT, "%s: session is NULL", fn);
+    if (!pool) return ipf_fail(&s->err, IPF_ERR_INVALID_ARGUMENT, "%s: pool is NULL", fn);
+    if (!s->model->part[IPF_PART_INCEPTION])
+        return ipf_fail(&s->err, IPF_ERR_NOT_FOUND,
+                        "%s: the model has no image encoder (load one with ipf_model_load_inception, or a bundle with inception/model.safetensors)",
+                        fn);
+    if (pool_cap < INCEPTION_POOL_DIM)
+        return ipf_fail(&s->err, IPF_ERR_BUFFER_TOO_SMALL, "%s: pool_cap %zu floats < %d needed", fn, pool_cap,
+                        INCEPTION_POOL_DIM);
+    image_cfg def;
+    const image_cfg *c = session_cfg(s, &def);
+    ipf_status st = image_cfg_check(c, &s->err);
+    if (st) return st;
+    float *x = ipf_malloc_array((size_t)3 * c->crop * c->crop, sizeof(float)); /* (1,3,crop,crop) */
+    if (!x) return ipf_fail(&s->err, IPF_ERR_OUT_OF_MEMORY, "%s: out of memory for the image tensor", fn);
+    st = prep(c, s, arg, x);
+    if (!st) st = ipf_session_encode_image_tensor(s, x, 1, c->crop, c->crop, pool, pool_cap);
+    free(x);
+    return st;
+}
+
+typedef struct encoded_arg {
+    const void *data;
+    size_t len;
+    const char *what;
+} encoded_arg;
+
+static ipf_status prep_encoded(const image_cfg *c, ipf_session *s, const void *arg, float *x) {
+    const encoded_arg *a = arg;
+    return image_preprocess_encoded(c, a->data, a->len, a->what, s->opt[IPF_OPT_MAX_IMAGE_PIXELS],
+                                    s->opt[IPF_OPT_MAX_IMAGE_BYTES], x, &s->err);
+}
+
+static ipf_status prep_file(const image_cfg *c, ipf_session *s, const void *arg, float *x) {
+    const char *path = arg;
+    void *data;
+    size_t len;
+    ipf_status st = image_read_file(path, s->opt[IPF_OPT_MAX_IMAGE_BYTES], &data, &len, &s->err);
+    if (st) return st;
+    encoded_arg a = {data, len, path};
+    st = prep_encoded(c, s, &a, x);
+    free(data);
+    return st;
+}
+
+typedef struct pixels_arg {
+    const uint8_t *pix;
+    int32_t w, h, ch;
+} pixels_arg;
+
+static ipf_status prep_pixels(const image_cfg *c, ipf_session *s, const void *arg, float *x) {
+    const pixels_arg *a = arg;
+    if (a->w > 0 && a->h > 0 && (int64_t)a->w * a->h > s->opt[IPF_OPT_MAX_IMAGE_PIXELS])
+        return ipf_fail(&s->err, IPF_ERR_LIMIT, "pixels: %dx%d is over the limit of %lld (IPF_OPT_MAX_IMAGE_PIXELS)",
+                        a->w, a->h, (long long)s->opt[IPF_OPT_MAX_IMAGE_PIXELS]);
+    return image_preprocess_pixels(c, a->pix, a->w, a->h, a->ch, x, &s->err);
+}
+
+IPF_API ipf_status ipf_session_encode_image_file(ipf_session *session, const char *path, float *pool,
+                                                 size_t pool_cap) {
+    if (session && !path)
+        return ipf_fail(&session->err, IPF_ERR_INVALID_ARGUMENT, "ipf_session_encode_image_file: path is NULL");
+    return encode_common(session, "ipf_session_encode_image_file", prep_file, path, pool, pool_cap);
+}
+
+IPF_API ipf_status ipf_session_encode_image_memory(ipf_session *session, const void *data, size_t len,
+                                                   float *pool, size_t pool_cap) {
+    encoded_arg a = {data, len, "buffer"};
+    return encode_common(session, "ipf_session_encode_image_memory", prep_encoded, &a, pool, pool_cap);
+}
+
+IPF_API ipf_status ipf_session_encode_image_rgb(ipf_session *session, const uint8_t *pixels, int32_t width,
+                                                int32_t height, int32_t channels, float *pool, size_t pool_cap) {
+    pixels_arg a = {pixels, width, height, channels};
+    return encode_common(session, "ipf_session_encode_image_rgb", prep_pixels, &a, pool, pool_cap);
 }

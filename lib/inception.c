@@ -9,8 +9,8 @@
  * exact:  conv(a*x + d) = conv_{w*a}(x) + sum_{c,kh,kw} w*d.
  *
  * Execution: on the oneDNN backend all activations after the first conv stay
- * in oneDNN's blocked nChw8c layout (every channel count here is a multiple
- * of 8); otherwise plain NCHW with the OpenBLAS / reference kernels.  Branch
+ * in oneDNN's blocked layout, nChw16c with AVX-512 and nChw8c otherwise
+ * (every channel count and branch offset here is a multiple of 16); otherwise plain NCHW with the OpenBLAS / reference kernels.  Branch
  * outputs are written straight into their slice of the block's
  * concatenation.  Four activation buffers (block input X, block output Y,
  * branch temporaries T1, T2) live in the session and grow to the largest
@@ -467,7 +467,7 @@ static ipf_status exec_begin(exec *x, const inception *inc, ipf_session *s, int 
     act o;
     TRY(fwd_trunk(x, inc, NULL, H, W, NBLOCKS, none, &o));
     x->dry = 0;
-    x->layout = kctx_pick(&s->kctx, 1, 1) == KB_ONEDNN ? KL_BLK8 : KL_NCHW;
+    x->layout = kctx_pick(&s->kctx, 1, 1) == KB_ONEDNN ? kl_preferred_blocked() : KL_NCHW;
     inc_ws *ws = s->state[IPF_PART_INCEPTION];
     if (!ws) {
         if (!(ws = calloc(1, sizeof *ws))) return ipf_fail(&s->err, IPF_ERR_OUT_OF_MEMORY, "inception: out of memory");
@@ -501,5 +501,372 @@ ipf_status inception_forward(const inception *inc, ipf_session *s, const float *
     act o;
     TRY(fwd_trunk(&ex, inc, x, H, W, NBLOCKS, ws->buf, &o));
     if (gap_forward(ex.k, pool, o.p, N, o.C, o.H, o.W, ex.layout)) return kfail(&ex, "avgpool");
+    return IPF_OK;
+}
+
+/* ---- frozen trunk and fine-tuning of the top blocks --------------------- */
+
+static const char *const BRANCHES_A[] = {"branch1x1",      "branch5x5_1",    "branch5x5_2", "branch3x3dbl_1",
+                                         "branch3x3dbl_2", "branch3x3dbl_3", "branch_pool"};
+static const char *const BRANCHES_B[] = {"branch3x3", "branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3"};
+static const char *const BRANCHES_C[] = {"branch1x1",      "branch7x7_1",    "branch7x7_2",    "branch7x7_3",
+                                         "branch7x7dbl_1", "branch7x7dbl_2", "branch7x7dbl_3", "branch7x7dbl_4",
+                                         "branch7x7dbl_5", "branch_pool"};
+static const char *const BRANCHES_D[] = {"branch3x3_1",   "branch3x3_2",   "branch7x7x3_1",
+                                         "branch7x7x3_2", "branch7x7x3_3", "branch7x7x3_4"};
+static const char *const BRANCHES_E[] = {"branch1x1",      "branch3x3_1",     "branch3x3_2a",    "branch3x3_2b",
+                                         "branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3a", "branch3x3dbl_3b",
+                                         "branch_pool"};
+
+/* Block i's BasicConv2d's (a block struct is nothing but cbr's), their
+ * count and branch names. */
+static cbr *block_cbrs(const inception *inc, int i, int *n, const char *const **names) {
+    static const int type[NBLOCKS] = {0, 0, 0, 1, 2, 2, 2, 2, 3, 4, 4};
+    static const int count[5] = {7, 4, 10, 6, 9};
+    static const char *const *nm[5] = {BRANCHES_A, BRANCHES_B, BRANCHES_C, BRANCHES_D, BRANCHES_E};
+    const cbr *base[NBLOCKS] = {&inc->m5b.b1, &inc->m5c.b1, &inc->m5d.b1, &inc->m6a.b3, &inc->m6b.b1, &inc->m6c.b1,
+                                &inc->m6d.b1, &inc->m6e.b1, &inc->m7a.b3_1, &inc->m7b.b1, &inc->m7c.b1};
+    *n = count[type[i]];
+    if (names) *names = nm[type[i]];
+    return (cbr *)base[i];
+}
+
+ipf_status inception_set_folded(inception *inc, const char *name, const float *data, size_t count, ipf_err *e) {
+    for (int i = 0; i < NBLOCKS; i++) {
+        size_t bl = strlen(BLOCK_NAMES[i]);
+        if (strncmp(name, BLOCK_NAMES[i], bl) || name[bl] != '.') continue;
+        int n;
+        const char *const *names;
+        cbr *c = block_cbrs(inc, i, &n, &names);
+        for (int j = 0; j < n; j++) {
+            size_t l = strlen(names[j]);
+            const char *rest = name + bl + 1;
+            if (strncmp(rest, names[j], l) || rest[l] != '.') continue;
+            int is_w = !strcmp(rest + l + 1, "weight"), is_b = !strcmp(rest + l + 1, "bias");
+            size_t want = is_w ? (size_t)c[j].M * c[j].C * c[j].KH * c[j].KW : (size_t)c[j].M;
+            if (!is_w && !is_b) break;
+            if (count != want)
+                return ipf_fail(e, IPF_ERR_SHAPE, "inception tensor '%s' has %zu values, expected %zu", name, count, want);
+            memcpy(is_w ? c[j].w : c[j].b, data, want * sizeof(float));
+            return IPF_OK;
+        }
+    }
+    return ipf_fail(e, IPF_ERR_NOT_FOUND, "'%s' is not a folded Inception-v3 block tensor", name);
+}
+
+ipf_status inception_trunk_shape(const inception *inc, int H, int W, int k, int *C, int *FH, int *FW, ipf_err *e) {
+    if (k < 0 || k > NBLOCKS) return ipf_fail(e, IPF_ERR_INVALID_ARGUMENT, "inception: k = %d outside [0, %d]", k, NBLOCKS);
+    if (H < 75 || W < 75) return ipf_fail(e, IPF_ERR_SHAPE, "inception: input %dx%d is below 75x75", H, W);
+    ipf_kctx none = {0};
+    exec x = {&none, e, 1, KL_NCHW, 1, 0};
+    float *bufs[4] = {NULL, NULL, NULL, NULL};
+    act o;
+    TRY(fwd_trunk(&x, inc, NULL, H, W, NBLOCKS - k, bufs, &o));
+    *C = o.C, *FH = o.H, *FW = o.W;
+    return IPF_OK;
+}
+
+ipf_status inception_forward_trunk_to(const inception *inc, ipf_session *s, const float *x, int N, int H, int W,
+                                      int k, float *feat) {
+    if (N < 1 || H < 75 || W < 75)
+        return ipf_fail(&s->err, IPF_ERR_SHAPE, "inception: input (%d,3,%d,%d) must have N >= 1 and H, W >= 75", N,
+                        H, W);
+    if (k < 0 || k > NBLOCKS)
+        return ipf_fail(&s->err, IPF_ERR_INVALID_ARGUMENT, "inception: k = %d outside [0, %d]", k, NBLOCKS);
+    exec ex;
+    inc_ws *ws = NULL;
+    TRY(exec_begin(&ex, inc, s, N, H, W, &ws));
+    act o;
+    TRY(fwd_trunk(&ex, inc, x, H, W, NBLOCKS - k, ws->buf, &o));
+    if (layout_convert(ex.k, feat, KL_NCHW, o.p, ex.layout, N, o.C, o.H, o.W)) return kfail(&ex, "features");
+    return IPF_OK;
+}
+
+/* A block as a small graph for training: buffers 0 = block input X,
+ * 1 = output Y (the concatenation), 2.. = one temporary per intermediate
+ * (all at the input's resolution), so that every activation is kept for the
+ * backward pass. */
+enum { G_CONV, G_AVG, G_MAX };
+typedef struct gop {
+    int kind, conv, in, out, c0; /* conv: index into the block's cbr's */
+} gop;
+typedef struct gblock {
+    int nops, ntmp, Cin, Cout, S; /* S: 2 when the block halves the resolution */
+    gop op[12];
+    int tmpC[8];
+} gblock;
+
+static void gblock_build(gblock *g, const inception *inc, int i) {
+    int n;
+    cbr *c = block_cbrs(inc, i, &n, NULL);
+    memset(g, 0, sizeof *g);
+#define OPS(...)                                                                                                       \
+    do {                                                                                                               \
+        gop ops_[] = {__VA_ARGS__};                                                                                    \
+        g->nops = (int)(sizeof ops_ / sizeof ops_[0]);                                                                 \
+        memcpy(g->op, ops_, sizeof ops_);                                                                              \
+    } while (0)
+#define TMPS(...)                                                                                                      \
+    do {                                                                                                               \
+        int t_[] = {__VA_ARGS__};                                                                                      \
+        g->ntmp = (int)(sizeof t_ / sizeof t_[0]);                                                                     \
+        memcpy(g->tmpC, t_, sizeof t_);                                                                                \
+    } while (0)
+    int X = 0, Y = 1, Cin = c[0].C;
+    g->Cin = Cin;
+    g->S = 1;
+    if (i <= 2) { /* InceptionA */
+        TMPS(48, 64, 96, Cin);
+        OPS({G_CONV, 0, X, Y, 0}, {G_CONV, 1, X, 2, 0}, {G_CONV, 2, 2, Y, 64}, {G_CONV, 3, X, 3, 0},
+            {G_CONV, 4, 3, 4, 0}, {G_CONV, 5, 4, Y, 128}, {G_AVG, 0, X, 5, 0}, {G_CONV, 6, 5, Y, 224});
+        g->Cout = 224 + c[6].M;
+    } else if (i == 3) { /* InceptionB */
+        TMPS(64, 96);
+        OPS({G_CONV, 0, X, Y, 0}, {G_CONV, 1, X, 2, 0}, {G_CONV, 2, 2, 3, 0}, {G_CONV, 3, 3, Y, 384},
+            {G_MAX, 0, X, Y, 480});
+        g->Cout = 480 + Cin, g->S = 2;
+    } else if (i <= 7) { /* InceptionC */
+        int c7 = c[1].M;
+        TMPS(c7, c7, c7, c7, c7, c7, Cin);
+        OPS({G_CONV, 0, X, Y, 0}, {G_CONV, 1, X, 2, 0}, {G_CONV, 2, 2, 3, 0}, {G_CONV, 3, 3, Y, 192},
+            {G_CONV, 4, X, 4, 0}, {G_CONV, 5, 4, 5, 0}, {G_CONV, 6, 5, 6, 0}, {G_CONV, 7, 6, 7, 0},
+            {G_CONV, 8, 7, Y, 384}, {G_AVG, 0, X, 8, 0}, {G_CONV, 9, 8, Y, 576});
+        g->Cout = 768;
+    } else if (i == 8) { /* InceptionD */
+        TMPS(192, 192, 192, 192);
+        OPS({G_CONV, 0, X, 2, 0}, {G_CONV, 1, 2, Y, 0}, {G_CONV, 2, X, 3, 0}, {G_CONV, 3, 3, 4, 0},
+            {G_CONV, 4, 4, 5, 0}, {G_CONV, 5, 5, Y, 320}, {G_MAX, 0, X, Y, 512});
+        g->Cout = 512 + Cin, g->S = 2;
+    } else { /* InceptionE */
+        TMPS(384, 448, 384, Cin);
+        OPS({G_CONV, 0, X, Y, 0}, {G_CONV, 1, X, 2, 0}, {G_CONV, 2, 2, Y, 320}, {G_CONV, 3, 2, Y, 704},
+            {G_CONV, 4, X, 3, 0}, {G_CONV, 5, 3, 4, 0}, {G_CONV, 6, 4, Y, 1088}, {G_CONV, 7, 4, Y, 1472},
+            {G_AVG, 0, X, 5, 0}, {G_CONV, 8, 5, Y, 1856});
+        g->Cout = 2048;
+    }
+#undef OPS
+#undef TMPS
+}
+
+typedef struct tblock {
+    gblock g;
+    int first;                /* index of the first parameter tensor of this block */
+    int H, W, OH, OW;         /* input and output resolution of the current batch */
+    float *buf[10], *dbuf[10]; /* activations and their gradients; [0] aliases the previous block's [1] */
+} tblock;
+
+typedef struct ttensor {
+    char name[96];
+    size_t off, count;
+    int M, C, KH, KW, S, PH, PW; /* geometry (count = M*C*KH*KW for weights, M for biases) */
+} ttensor;
+
+struct inception_train {
+    int k, first_block, N;
+    tblock blk[NBLOCKS];
+    ttensor *t; /* 2 per conv: weight, bias */
+    size_t nt, np;
+    float *params, *grads;
+};
+
+void inception_train_free(inception_train *t) {
+    if (!t) return;
+    for (int j = 0; j < t->k; j++)
+        for (int b = 0; b < 2 + t->blk[j].g.ntmp; b++) {
+            if (b != 0 || j == 0) free(t->blk[j].buf[b]), free(t->blk[j].dbuf[b]);
+        }
+    free(t->t), free(t->params), free(t->grads);
+    free(t);
+}
+
+ipf_status inception_train_create(const inception *inc, int k, inception_train **out, ipf_err *e) {
+    *out = NULL;
+    if (k < 1 || k > NBLOCKS)
+        return ipf_fail(e, IPF_ERR_INVALID_ARGUMENT, "inception training: k = %d outside [1, %d]", k, NBLOCKS);
+    inception_train *t = calloc(1, sizeof *t);
+    if (!t) return ipf_fail(e, IPF_ERR_OUT_OF_MEMORY, "inception training: out of memory");
+    t->k = k, t->first_block = NBLOCKS - k;
+    size_t nconv = 0;
+    for (int j = 0; j < k; j++) {
+        int n;
+        block_cbrs(inc, t->first_block + j, &n, NULL);
+        gblock_build(&t->blk[j].g, inc, t->first_block + j);
+        t->blk[j].first = (int)(2 * nconv);
+        nconv += (size_t)n;
+    }
+    t->nt = 2 * nconv;
+    t->t = calloc(t->nt, sizeof *t->t);
+    if (!t->t) goto oom;
+    for (int j = 0, ti = 0; j < k; j++) {
+        int n;
+        const char *const *names;
+        const cbr *c = block_cbrs(inc, t->first_block + j, &n, &names);
+        for (int q = 0; q < n; q++)
+            for (int wb = 0; wb < 2; wb++, ti++) {
+                ttensor *tt = &t->t[ti];
+                snprintf(tt->name, sizeof tt->name, "%s.%s.%s", BLOCK_NAMES[t->first_block + j], names[q],
+                         wb ? "bias" : "weight");
+                tt->M = c[q].M, tt->C = c[q].C, tt->KH = c[q].KH, tt->KW = c[q].KW, tt->S = c[q].S;
+                tt->PH = c[q].PH, tt->PW = c[q].PW;
+                tt->count = wb ? (size_t)c[q].M : (size_t)c[q].M * c[q].C * c[q].KH * c[q].KW;
+                tt->off = t->np;
+                t->np += (tt->count + 15) & ~(size_t)15; /* 64-byte aligned tensors */
+            }
+    }
+    t->params = aligned_alloc(64, t->np * sizeof(float));
+    t->grads = aligned_alloc(64, t->np * sizeof(float));
+    if (!t->params || !t->grads) goto oom;
+    memset(t->params, 0, t->np * sizeof(float));
+    memset(t->grads, 0, t->np * sizeof(float));
+    for (int j = 0, ti = 0; j < k; j++) {
+        int n;
+        const cbr *c = block_cbrs(inc, t->first_block + j, &n, NULL);
+        for (int q = 0; q < n; q++, ti += 2) {
+            memcpy(t->params + t->t[ti].off, c[q].w, t->t[ti].count * sizeof(float));
+            memcpy(t->params + t->t[ti + 1].off, c[q].b, t->t[ti + 1].count * sizeof(float));
+        }
+    }
+    *out = t;
+    return IPF_OK;
+oom:
+    inception_train_free(t);
+    return ipf_fail(e, IPF_ERR_OUT_OF_MEMORY, "inception training: out of memory");
+}
+
+size_t inception_train_count(const inception_train *t) { return t->nt; }
+void inception_train_tensor(const inception_train *t, size_t i, const char **name, size_t *offset, size_t *count) {
+    *name = t->t[i].name;
+    *offset = t->t[i].off;
+    *count = t->t[i].count;
+}
+size_t inception_train_nparams(const inception_train *t) { return t->np; }
+float *inception_train_params(inception_train *t) { return t->params; }
+float *inception_train_grads(inception_train *t) { return t->grads; }
+int inception_train_feature_channels(const inception_train *t) { return t->blk[0].g.Cin; }
+
+/* (Re)allocate activations for a batch of N at FH x FW; grads too. */
+static ipf_status train_alloc(inception_train *t, int N, int FH, int FW, ipf_err *e) {
+    if (t->N == N && t->blk[0].H == FH && t->blk[0].W == FW) return IPF_OK;
+    for (int j = 0; j < t->k; j++)
+        for (int b = 0; b < 2 + t->blk[j].g.ntmp; b++) {
+            if (b != 0 || j == 0) free(t->blk[j].buf[b]), free(t->blk[j].dbuf[b]);
+            t->blk[j].buf[b] = t->blk[j].dbuf[b] = NULL;
+        }
+    t->N = 0;
+    int H = FH, W = FW;
+    for (int j = 0; j < t->k; j++) {
+        tblock *B = &t->blk[j];
+        B->H = H, B->W = W;
+        B->OH = B->g.S == 2 ? conv2d_out_dim(H, 3, 2, 0) : H;
+        B->OW = B->g.S == 2 ? conv2d_out_dim(W, 3, 2, 0) : W;
+        if (B->OH < 1 || B->OW < 1)
+            return ipf_fail(e, IPF_ERR_SHAPE, "inception training: features %dx%d too small for %s", H, W,
+                            BLOCK_NAMES[t->first_block + j]);
+        for (int b = 0; b < 2 + B->g.ntmp; b++) {
+            if (b == 0 && j > 0) {
+                B->buf[0] = t->blk[j - 1].buf[1];
+                B->dbuf[0] = t->blk[j - 1].dbuf[1];
+                continue;
+            }
+            size_t n = (size_t)N * (b == 0 ? B->g.Cin : b == 1 ? B->g.Cout : B->g.tmpC[b - 2]) *
+                       (b == 1 ? (size_t)B->OH * B->OW : (size_t)H * W);
+            B->buf[b] = ipf_malloc_array(n, sizeof(float));
+            B->dbuf[b] = ipf_malloc_array(n, sizeof(float));
+            if (!B->buf[b] || !B->dbuf[b])
+                return ipf_fail(e, IPF_ERR_OUT_OF_MEMORY, "inception training: out of memory for a batch of %d", N);
+        }
+        H = B->OH, W = B->OW;
+    }
+    t->N = N;
+    return IPF_OK;
+}
+
+static size_t buf_elems(const tblock *B, int b, int N) {
+    int C = b == 0 ? B->g.Cin : b == 1 ? B->g.Cout : B->g.tmpC[b - 2];
+    return (size_t)N * C * (b == 1 ? (size_t)B->OH * B->OW : (size_t)B->H * B->W);
+}
+
+static kconv train_conv(const inception_train *t, const tblock *B, const gop *o, const ttensor *w) {
+    int ctot = o->out == 1 ? B->g.Cout : B->g.tmpC[o->out - 2];
+    return (kconv){t->N, w->C, B->H, B->W, w->M, w->KH, w->KW, w->S, w->S, w->PH, w->PW, 1, KL_NCHW, KL_NCHW,
+                   ctot, o->c0, 1};
+}
+
+static kpool train_pool(const inception_train *t, const tblock *B, const gop *o) {
+    int ctot = o->out == 1 ? B->g.Cout : B->g.tmpC[o->out - 2];
+    return o->kind == G_AVG ? (kpool){t->N, B->g.Cin, B->H, B->W, 3, 3, 1, 1, 1, 1, KP_AVG, KL_NCHW, ctot, o->c0}
+                            : (kpool){t->N, B->g.Cin, B->H, B->W, 3, 3, 2, 2, 0, 0, KP_MAX, KL_NCHW, ctot, o->c0};
+}
+
+ipf_status inception_train_forward(inception_train *t, ipf_session *s, const float *feat, int N, int FH, int FW,
+                                   float *pool) {
+    ipf_err *e = &s->err;
+    if (N < 1 || FH < 1 || FW < 1)
+        return ipf_fail(e, IPF_ERR_SHAPE, "inception training: features (%d,%d,%d,%d) are empty", N,
+                        t->blk[0].g.Cin, FH, FW);
+    TRY(train_alloc(t, N, FH, FW, e));
+    ipf_session_prepare(s);
+    ipf_kctx *k = &s->kctx;
+    memcpy(t->blk[0].buf[0], feat, buf_elems(&t->blk[0], 0, N) * sizeof(float));
+    for (int j = 0; j < t->k; j++) {
+        tblock *B = &t->blk[j];
+        for (int q = 0; q < B->g.nops; q++) {
+            const gop *o = &B->g.op[q];
+            int rc;
+            if (o->kind == G_CONV) {
+                const ttensor *w = &t->t[B->first + 2 * o->conv];
+                kconv p = train_conv(t, B, o, w);
+                rc = conv2d_forward(k, &p, B->buf[o->out], B->buf[o->in], t->params + w->off, t->params + w[1].off);
+            } else {
+                kpool p = train_pool(t, B, o);
+                rc = pool2d_forward(k, &p, B->buf[o->out], B->buf[o->in]);
+            }
+            if (rc) return ipf_fail(e, IPF_ERR_BACKEND, "inception training %s: %s", BLOCK_NAMES[t->first_block + j], k->err);
+        }
+    }
+    const tblock *L = &t->blk[t->k - 1];
+    if (pool && gap_forward(k, pool, L->buf[1], N, L->g.Cout, L->OH, L->OW, KL_NCHW))
+        return ipf_fail(e, IPF_ERR_BACKEND, "inception training avgpool: %s", k->err);
+    return IPF_OK;
+}
+
+ipf_status inception_train_backward(inception_train *t, ipf_session *s, const float *dpool, float *dfeat) {
+    ipf_err *e = &s->err;
+    if (!t->N) return ipf_fail(e, IPF_ERR_STATE, "inception training: backward before forward");
+    ipf_session_prepare(s);
+    ipf_kctx *k = &s->kctx;
+    int N = t->N;
+    for (int j = 0; j < t->k; j++)
+        for (int b = 0; b < 2 + t->blk[j].g.ntmp; b++)
+            if (b != 0 || j == 0) memset(t->blk[j].dbuf[b], 0, buf_elems(&t->blk[j], b, N) * sizeof(float));
+    const tblock *L = &t->blk[t->k - 1];
+    gap_backward(L->dbuf[1], dpool, N, L->g.Cout, L->OH, L->OW);
+    for (int j = t->k - 1; j >= 0; j--) {
+        tblock *B = &t->blk[j];
+        /* the first block's input gradient is only needed for dfeat */
+        int need_dx0 = j > 0 || dfeat;
+        for (int q = B->g.nops - 1; q >= 0; q--) {
+            const gop *o = &B->g.op[q];
+            float *dx = (o->in == 0 && !need_dx0) ? NULL : B->dbuf[o->in];
+            int rc = 0;
+            if (o->kind == G_CONV) {
+                const ttensor *w = &t->t[B->first + 2 * o->conv];
+                kconv p = train_conv(t, B, o, w);
+                rc = conv2d_backward(k, &p, dx, t->grads + w->off, t->grads + w[1].off, B->dbuf[o->out],
+                                     B->buf[o->out], B->buf[o->in], t->params + w->off);
+            } else if (dx) {
+                kpool p = train_pool(t, B, o);
+                rc = pool2d_backward(k, &p, dx, B->dbuf[o->out], B->buf[o->in]);
+            }
+            if (rc)
+                return ipf_fail(e, IPF_ERR_BACKEND, "inception training backward %s: %s",
+                                BLOCK_NAMES[t->first_block + j], k->err);
+        }
+    }
+    if (dfeat) {
+        const float *d = t->blk[0].dbuf[0];
+        size_t n = buf_elems(&t->blk[0], 0, N);
+        for (size_t i = 0; i < n; i++) dfeat[i] += d[i];
+    }
     return IPF_OK;
 }

@@ -107,10 +107,10 @@ ipf_status prof_config_check(const prof_config *c, const char *what, ipf_err *e)
     if (st) return st;
     st = check_names((char (*)[PROF_CLASS_NAME_CAP])c->post_names, c->n_post, "post_classes", what, e);
     if (st) return st;
-    if (c->image.crop < 1 || c->image.crop > 4096 || c->image.resize_short < c->image.crop ||
-        c->image.resize_short > 8192)
-        return ipf_fail(e, IPF_ERR_FORMAT, "%s: config: image resize %d / crop %d invalid (need 1 <= crop <= resize)",
-                        what, c->image.resize_short, c->image.crop);
+    /* a crop larger than the resized image is zero-padded, as torchvision's CenterCrop */
+    if (c->image.crop < 1 || c->image.crop > 8192 || c->image.resize_short < 1 || c->image.resize_short > 8192)
+        return ipf_fail(e, IPF_ERR_FORMAT, "%s: config: image resize %d / crop %d outside [1, 8192]", what,
+                        c->image.resize_short, c->image.crop);
     for (int i = 0; i < 3; i++)
         if (!(c->image.std[i] > 0) || !isfinite(c->image.mean[i]) || !isfinite(c->image.std[i]))
             return ipf_fail(e, IPF_ERR_FORMAT, "%s: config: image mean/std[%d] invalid", what, i);
@@ -374,22 +374,22 @@ int prof_encode(const prof_model *m, ipf_kctx *k, const float *pool, const float
                 float *v) {
     const prof_config *c = &m->cfg;
     const int E = c->img_pool, I = c->img_dim, X = c->text_dim, D = c->post_dim;
-    if (linear_forward(k, xi, pool, prof_param(m, PT_IMG_W), prof_param(m, PT_IMG_B), P, E, I)) return -1;
-    vec_relu_forward(xi, xi, (size_t)P * I);
+    if (linear_forward(k, xi, pool, prof_param(m, PT_IMG_W), prof_param(m, PT_IMG_B), P, E, I) ||
+        relu_forward(k, xi, xi, (size_t)P * I))
+        return -1;
     for (int p = 0; p < P; p++) { /* x = [x_I ; x_T], image first */
         memcpy(x + (size_t)p * (I + X), xi + (size_t)p * I, sizeof(float) * (size_t)I);
         memcpy(x + (size_t)p * (I + X) + I, xt + (size_t)p * X, sizeof(float) * (size_t)X);
     }
     if (linear_forward(k, v, x, prof_param(m, PT_POST_W), prof_param(m, PT_POST_B), P, I + X, D)) return -1;
-    vec_relu_forward(v, v, (size_t)P * D);
-    return 0;
+    return relu_forward(k, v, v, (size_t)P * D);
 }
 
 int prof_post_head(const prof_model *m, ipf_kctx *k, const float *v, int P, float *hid, float *logits) {
     const prof_config *c = &m->cfg;
-    if (linear_forward(k, hid, v, prof_param(m, PT_PH1_W), prof_param(m, PT_PH1_B), P, c->post_dim, c->head_hidden))
+    if (linear_forward(k, hid, v, prof_param(m, PT_PH1_W), prof_param(m, PT_PH1_B), P, c->post_dim, c->head_hidden) ||
+        relu_forward(k, hid, hid, (size_t)P * c->head_hidden))
         return -1;
-    vec_relu_forward(hid, hid, (size_t)P * c->head_hidden);
     return linear_forward(k, logits, hid, prof_param(m, PT_PH2_W), prof_param(m, PT_PH2_B), P, c->head_hidden,
                           c->n_post);
 }
@@ -405,9 +405,9 @@ int prof_attention(const prof_model *m, ipf_kctx *k, const float *v, int P, floa
 
 int prof_inf_head(const prof_model *m, ipf_kctx *k, const float *h, float *hid, float *logits) {
     const prof_config *c = &m->cfg;
-    if (linear_forward(k, hid, h, prof_param(m, PT_IH1_W), prof_param(m, PT_IH1_B), 1, c->post_dim, c->head_hidden))
+    if (linear_forward(k, hid, h, prof_param(m, PT_IH1_W), prof_param(m, PT_IH1_B), 1, c->post_dim, c->head_hidden) ||
+        relu_forward(k, hid, hid, (size_t)c->head_hidden))
         return -1;
-    vec_relu_forward(hid, hid, (size_t)c->head_hidden);
     return linear_forward(k, logits, hid, prof_param(m, PT_IH2_W), prof_param(m, PT_IH2_B), 1, c->head_hidden,
                           c->n_inf);
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# check_15_tsan.sh — the threads test (8 threads, one shared model, one
-# session each) built with -fsanitize=thread.  Sessions use 1 compute thread:
+# check_15_tsan.sh — the threads tests (8 threads sharing one model with
+# cached features; 3 threads sharing the encoders on raw posts; a session
+# each) built with -fsanitize=thread.  Sessions use 1 compute thread:
 # libgomp and OpenBLAS are not TSan-instrumented, so races inside them would
 # not be seen anyway, and their worker threads would only give false reports.
 set -euo pipefail
@@ -15,4 +16,7 @@ cc $CPP -std=gnu11 -O1 -g -fopenmp $SAN -o $T/test_threads tests/runner.c tests/
 # Goldens come from the plain build (make gen).
 IPF_GOLDEN_DIR=${IPF_GOLDEN_DIR:-$B/goldens} IPF_TEST_LIGHT=1 OMP_NUM_THREADS=1 \
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./$T/test_threads threads_
+# The encoders shared by threads as well (full-size Inception-v3: ~15 s under TSan).
+IPF_GOLDEN_DIR=${IPF_GOLDEN_DIR:-$B/goldens} OMP_NUM_THREADS=1 \
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./$T/test_threads threads_shared_encoders
 echo "check_tsan: ok"

@@ -11,6 +11,7 @@ BD=$ROOT/$B
 G=${IPF_GOLDEN_DIR:-$BD/goldens}
 OUT=$BD/examples
 mkdir -p "$OUT"
+rm -f "$OUT"/*.log
 export LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export IPF_LIBRARY=$BD/libinfluencer_profiler.so.0 PYTHONDONTWRITEBYTECODE=1
 fails=0
@@ -25,12 +26,18 @@ run() { # run NAME CMD... : output kept in $OUT/NAME.log
 }
 
 # ---- models and inputs ----------------------------------------------------
-first() { { find "$G" -path "$1" 2>/dev/null || true; } | sort | head -1; }
-BUNDLE=$(dirname "$(first '*/profiler.safetensors')" 2>/dev/null || true)
-[ -f "$BUNDLE/profiler.safetensors" ] || BUNDLE=
-BERT=$(first '*/config.json'); BERT=${BERT:+$(dirname "$BERT")}
-[ -n "$BERT" ] && [ -f "$BERT/model.safetensors" ] || BERT=
+# Prefer the small BERT golden (fast); any HF-style dir with weights will do.
+BERT=
+for c in "$G/bert/bert_small" $({ find "$G" -name config.json 2>/dev/null || true; } | sort | xargs -r -n1 dirname); do
+    [ -f "$c/config.json" ] && [ -f "$c/model.safetensors" ] && { BERT=$c; break; }
+done
 INCEPTION=$({ find "$G" -path '*inception*' -name '*.safetensors' 2>/dev/null || true; } | sort | head -1)
+# A full bundle (both encoders, seeded heads) assembled by weights/make_bundle.py.
+BUNDLE=
+if [ -n "$BERT" ] && [ -n "$INCEPTION" ]; then
+    /usr/bin/python3 weights/make_bundle.py "$OUT/bundle" --bert "$BERT" --inception "$INCEPTION" --link --seed 1 \
+        >"$OUT/make_bundle.log" 2>&1 && BUNDLE=$OUT/bundle || bad "make_bundle.py (see $OUT/make_bundle.log)"
+fi
 VOCAB=
 for v in ../shared/data/bert-base-uncased-vocab.txt /work/shared/data/bert-base-uncased-vocab.txt; do
     [ -f "$v" ] && { VOCAB=$v; break; }
@@ -52,8 +59,8 @@ run_all() {
     else skip "$lang-vocab: no vocab or ipf_model_load_vocab"; fi
     if [ -n "$BERT" ] && has_sym ipf_model_load_bert; then run "$lang-bert" "$@" "$BERT" "hello world" "a second caption"
     else skip "$lang-bert: no BERT model in $G or ipf_model_load_bert missing"; fi
-    if [ -n "$INCEPTION" ] && has_sym ipf_model_load_inception; then run "$lang-inception" "$@" "$INCEPTION" "$IMG"
-    else skip "$lang-inception: no Inception model in $G or ipf_model_load_inception missing"; fi
+    if [ -n "$INCEPTION" ] && has_sym ipf_model_load_inception && has_sym ipf_session_encode_image_file; then run "$lang-inception" "$@" "$INCEPTION" "$IMG"
+    else skip "$lang-inception: no Inception model in $G or ipf_model_load_inception/encode_image_file missing"; fi
     if [ -n "$BUNDLE" ] && has_sym ipf_session_profile; then
         run "$lang-bundle" "$@" "$BUNDLE" "new lipstick review" "$IMG" "healthy breakfast" -
     else skip "$lang-bundle: no bundle (profiler.safetensors) in $G or ipf_session_profile missing"; fi
@@ -71,7 +78,12 @@ if has_sym ipf_session_profile; then
 else skip "c: profile_example needs ipf_session_profile"; fi
 
 echo "== C++"
-if has_sym ipf_session_profile && has_sym ipf_model_load_inception && has_sym ipf_session_tokenize; then
+cpp_ok=1
+for f in ipf_model_load ipf_model_load_bert ipf_model_load_inception ipf_model_load_vocab ipf_model_load_spm \
+    ipf_session_profile ipf_session_tokenize ipf_session_encode_text ipf_session_encode_image_file ipf_model_class_name; do
+    has_sym $f || cpp_ok=0
+done
+if [ $cpp_ok = 1 ]; then
     c++ -std=c++17 -Wall -Wextra -Werror $INC -o "$OUT/profile_example_cpp" examples/cpp/profile_example.cpp $LNK
     run_all cpp "$OUT/profile_example_cpp"
 else skip "cpp: the library lacks functions the wrapper uses"; fi
@@ -87,6 +99,24 @@ if command -v go >/dev/null; then
     (cd examples/go && go build -o "$OUT/profile_example_go" .)
     run_all go "$OUT/profile_example_go"
 else skip "go: not installed"; fi
+
+echo "== the same answers from every language"
+same() { # TAG PATTERN LOG... : the matching lines must agree across logs
+    local tag=$1 pat=$2; shift 2
+    local ref="" have=0
+    for f in "$@"; do
+        [ -f "$OUT/$f.log" ] || continue
+        local got; got=$(grep -E "$pat" "$OUT/$f.log" | sed 's/^.*\[2048\]/[2048]/' || true)
+        [ -n "$got" ] || continue
+        have=$((have + 1))
+        if [ -z "$ref" ]; then ref=$got
+        elif [ "$got" != "$ref" ]; then bad "$tag: $f differs"; return; fi
+    done
+    [ $have -ge 2 ] && ok "$tag ($have programs agree)" || skip "$tag: fewer than two outputs"
+}
+same "inception features" '\[2048\]' cpp-inception py-inception go-inception
+same "text features" '\[[0-9]+\]:' cpp-bert py-bert go-bert
+same "influencer probabilities" '^influencer ' c-bundle cpp-bundle go-bundle
 
 echo "== pkg-config after make install PREFIX=$BD/stage"
 STAGE=$BD/stage

@@ -29,8 +29,7 @@ static void ctx_for(ipf_kctx *c, int backend) {
 static float *to_layout(const float *x, int layout, int N, int C, int H, int W) {
     size_t n = (size_t)N * C * H * W;
     float *y = malloc(n * sizeof(float));
-    if (layout == KL_NCHW) memcpy(y, x, n * sizeof(float));
-    else layout_convert_ref(y, KL_BLK8, x, KL_NCHW, N, C, H, W);
+    layout_convert_ref(y, layout, x, KL_NCHW, N, C, H, W);
     return y;
 }
 
@@ -46,6 +45,8 @@ static const conv_case CONV_CASES[] = {
     {2, 8, 10, 9, 8, 5, 5, 1, 1, 2, 2, 1, 1, 24, 8},    /* into a concat slice, batch 2 */
     {1, 16, 11, 12, 16, 3, 3, 2, 2, 0, 0, 1, 1, 32, 16}, /* slice, batch 1, odd size stride 2 */
     {3, 8, 6, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0},
+    {2, 16, 7, 6, 32, 3, 1, 1, 1, 1, 0, 1, 1, 64, 16}, /* 16-channel blocks, slice, batch 2 */
+    {1, 32, 5, 5, 16, 1, 3, 1, 1, 0, 1, 1, 1, 48, 32}, /* 16-channel blocks, slice, batch 1 */
 };
 
 TEST(cnn_conv2d_backends) {
@@ -61,14 +62,14 @@ TEST(cnn_conv2d_backends) {
         float *yref = calloc(ny, sizeof(float)), *y = malloc(ny * sizeof(float)), *yp = malloc(ny * sizeof(float));
         conv2d_forward_ref(&p, yref, x, w, b);
         for (int bi = 0; bi < 3; bi++)
-            for (int layout = KL_NCHW; layout <= KL_BLK8; layout++) {
-                int be = BACKENDS[bi];
-                if (layout == KL_BLK8 && (be != KB_ONEDNN || k->M % 8)) continue;
+            for (int layout = KL_NCHW; layout <= KL_BLK16; layout++) {
+                int be = BACKENDS[bi], blk = kl_block(layout);
+                if (layout != KL_NCHW && (be != KB_ONEDNN || k->M % blk || ctot % blk || k->c0 % blk)) continue;
                 ipf_kctx c;
                 ctx_for(&c, be);
                 kconv q = p;
                 q.y_layout = layout;
-                q.x_layout = (layout == KL_BLK8 && k->C % 8 == 0) ? KL_BLK8 : KL_NCHW;
+                q.x_layout = k->C % blk == 0 ? layout : KL_NCHW;
                 float *xl = to_layout(x, q.x_layout, k->N, k->C, k->H, k->W);
                 for (size_t i = 0; i < ny; i++) y[i] = 0;
                 /* run twice: the second call reuses the cached plan and weights */
@@ -76,8 +77,7 @@ TEST(cnn_conv2d_backends) {
                     int rc = conv2d_forward(&c, &q, y, xl, w, b);
                     if (rc) FAILF("case %zu %s: %s", ci, BNAME[be], c.err);
                 }
-                if (layout == KL_BLK8) layout_convert_ref(yp, KL_NCHW, y, KL_BLK8, k->N, ctot, OH, OW);
-                else memcpy(yp, y, ny * sizeof(float));
+                layout_convert_ref(yp, KL_NCHW, y, layout, k->N, ctot, OH, OW);
                 /* float accumulation over at most C*KH*KW = 200 products of
                  * values in [-1,1] against a double-accumulated reference */
                 if (!CHECK_CLOSE(yp, yref, ny, 1e-4, 1e-4))
@@ -129,6 +129,7 @@ static const pool_case POOL_CASES[] = {
     {1, 8, 11, 11, 3, 2, 0, KP_MAX, 0, 0},  {2, 16, 10, 9, 3, 2, 0, KP_MAX, 24, 8},
     {2, 8, 7, 6, 3, 1, 1, KP_AVG, 0, 0},    {1, 16, 5, 5, 3, 1, 1, KP_AVG, 0, 0},
     {3, 8, 9, 8, 3, 2, 0, KP_AVG, 0, 0},    {1, 8, 9, 9, 3, 2, 0, KP_MAX, 32, 16},
+    {2, 16, 9, 9, 3, 2, 0, KP_MAX, 48, 32}, {1, 32, 6, 7, 3, 1, 1, KP_AVG, 0, 0},
 };
 
 TEST(cnn_pool2d_backends) {
@@ -142,9 +143,9 @@ TEST(cnn_pool2d_backends) {
         float *yref = calloc(ny, sizeof(float)), *y = calloc(ny, sizeof(float)), *yp = malloc(ny * sizeof(float));
         pool2d_forward_ref(&p, yref, x);
         for (int bi = 0; bi < 3; bi++)
-            for (int layout = KL_NCHW; layout <= KL_BLK8; layout++) {
-                int be = BACKENDS[bi];
-                if (layout == KL_BLK8 && be != KB_ONEDNN) continue;
+            for (int layout = KL_NCHW; layout <= KL_BLK16; layout++) {
+                int be = BACKENDS[bi], blk = kl_block(layout);
+                if (layout != KL_NCHW && (be != KB_ONEDNN || k->C % blk || ctot % blk || k->c0 % blk)) continue;
                 ipf_kctx c;
                 ctx_for(&c, be);
                 kpool q = p;
@@ -152,8 +153,7 @@ TEST(cnn_pool2d_backends) {
                 float *xl = to_layout(x, layout, k->N, k->C, k->H, k->W);
                 memset(y, 0, ny * sizeof(float));
                 if (pool2d_forward(&c, &q, y, xl)) FAILF("case %zu %s: %s", ci, BNAME[be], c.err);
-                if (layout == KL_BLK8) layout_convert_ref(yp, KL_NCHW, y, KL_BLK8, k->N, ctot, OH, OW);
-                else memcpy(yp, y, ny * sizeof(float));
+                layout_convert_ref(yp, KL_NCHW, y, layout, k->N, ctot, OH, OW);
                 /* max is exact; an average of 9 floats differs from the
                  * double reference by a few ulps */
                 if (!CHECK_CLOSE(yp, yref, ny, 1e-6, 1e-5))
@@ -174,12 +174,17 @@ TEST(cnn_gap_concat_relu_layout) {
     for (int bi = 0; bi < 3; bi++) {
         ipf_kctx c;
         ctx_for(&c, BACKENDS[bi]);
-        CHECK_OK(layout_convert(&c, xb, KL_BLK8, x, KL_NCHW, N, C, H, W), c.err);
-        CHECK_OK(layout_convert(&c, back, KL_NCHW, xb, KL_BLK8, N, C, H, W), c.err);
-        CHECK_CLOSE(back, x, n, 0, 0); /* a permutation: exact */
-        for (int layout = KL_NCHW; layout <= KL_BLK8; layout++) {
-            CHECK_OK(gap_forward(&c, y, layout == KL_BLK8 ? xb : x, N, C, H, W, layout), c.err);
+        for (int layout = KL_NCHW; layout <= KL_BLK16; layout++) {
+            int other = layout == KL_BLK16 ? KL_BLK8 : KL_NCHW;
+            CHECK_OK(layout_convert(&c, xb, layout, x, KL_NCHW, N, C, H, W), c.err);
+            CHECK_OK(gap_forward(&c, y, xb, N, C, H, W, layout), c.err);
             CHECK_CLOSE(y, yref, 32, 1e-6, 1e-5); /* mean of 35 floats vs double */
+            /* layout -> other -> NCHW: permutations, exact */
+            float *mid = malloc(n * sizeof(float));
+            CHECK_OK(layout_convert(&c, mid, other, xb, layout, N, C, H, W), c.err);
+            CHECK_OK(layout_convert(&c, back, KL_NCHW, mid, other, N, C, H, W), c.err);
+            CHECK_CLOSE(back, x, n, 0, 0);
+            free(mid);
         }
         float *r = malloc(n * sizeof(float)), *rref = malloc(n * sizeof(float));
         relu_forward_ref(rref, x, n);

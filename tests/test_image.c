@@ -3,6 +3,7 @@
 #include "image.h"
 #include "test.h"
 
+#include <pthread.h>
 #include <zlib.h>
 
 /* One line of build/goldens/image/cases.txt. */
@@ -374,4 +375,164 @@ TEST(image_cfg_and_crop) {
     for (int i = 0; i < 25; i++) ramp[i] = (uint8_t)i;
     CHECK_OK(image_resize_crop_u8(ramp, 5, 5, 1, 5, 2, out, &e), e.msg);
     CHECK(out[0] == 12 && out[1] == 13 && out[2] == 17 && out[3] == 18);
+
+    /* A 1 x 200000 strip: torchvision would resize it to 342 x 68.4 M;
+     * only the crop window is computed, so this is quick and small. */
+    int h = 200000;
+    uint8_t *strip = malloc((size_t)h);
+    for (int i = 0; i < h; i++) strip[i] = (uint8_t)(i * 7);
+    image_cfg_default(&c);
+    float *t = malloc(3 * 299 * 299 * sizeof(float));
+    CHECK_OK(image_preprocess_pixels(&c, strip, 1, h, 1, t, &e), e.msg);
+    int finite = 1;
+    for (int i = 0; i < 3 * 299 * 299; i++) finite &= isfinite(t[i]);
+    CHECK(finite);
+    free(t);
+    free(strip);
+}
+
+/* Sessions on several threads at once (stb's error and the allocation
+ * budget are thread-local): every thread must get the golden result, and
+ * bad input on one thread must not disturb another. */
+#include <pthread.h>
+
+typedef struct thread_job {
+    const unsigned char *good, *bad;
+    size_t good_len, bad_len;
+    const float *ref;
+    int mismatches, wrong_status;
+} thread_job;
+
+static void *thread_main(void *arg) {
+    thread_job *j = arg;
+    image_cfg cfg;
+    image_cfg_default(&cfg);
+    size_t n = 3 * 299 * 299;
+    float *out = malloc(n * sizeof(float));
+    for (int it = 0; it < 6; it++) {
+        ipf_err e;
+        if (image_preprocess_encoded(&cfg, j->bad, j->bad_len, "bad", 50000000, 64 << 20, out, &e) != IPF_ERR_IMAGE)
+            j->wrong_status++;
+        if (image_preprocess_encoded(&cfg, j->good, j->good_len, "good", 50000000, 64 << 20, out, &e) != IPF_OK)
+            j->wrong_status++;
+        else if (memcmp(out, j->ref, n * sizeof(float)))
+            j->mismatches++;
+    }
+    free(out);
+    return NULL;
+}
+
+TEST(image_threads) {
+    const char *files[] = {"png_rgb_640x480", "jpg_progressive_500x375", "gif_pal_260x190", "bmp_rgb_333x222"};
+    enum { NT = 4 };
+    thread_job jobs[NT];
+    unsigned char *bufs[NT] = {0};
+    float *refs[NT] = {0};
+    pthread_t th[NT];
+    int started = 0;
+    static const unsigned char junk[] = "\x89PNG\r\n\x1a\n garbage garbage garbage garbage";
+    for (int i = 0; i < NT; i++) {
+        char f[160];
+        const char *ext = strchr(files[i], '_');
+        snprintf(f, sizeof f, "%s.%.*s", files[i], (int)(ext - files[i]), files[i]);
+        size_t len;
+        bufs[i] = golden_file(f, &len);
+        /* The reference is our own single-threaded output (JPEG is not
+         * bit-exact to PIL). */
+        refs[i] = malloc(3 * 299 * 299 * sizeof(float));
+        if (!bufs[i] || !refs[i]) {
+            FAILF("golden %s missing: run `make gen`", f);
+            break;
+        }
+        image_cfg cfg;
+        image_cfg_default(&cfg);
+        ipf_err e;
+        CHECK_OK(image_preprocess_encoded(&cfg, bufs[i], len, f, 50000000, 64 << 20, refs[i], &e), e.msg);
+        jobs[i] = (thread_job){bufs[i], junk, len, sizeof junk - 1, refs[i], 0, 0};
+    }
+    if (!test_failed_) {
+        for (; started < NT; started++)
+            if (pthread_create(&th[started], NULL, thread_main, &jobs[started])) break;
+        CHECK_EQ_INT(started, NT);
+        for (int i = 0; i < started; i++) {
+            pthread_join(th[i], NULL);
+            CHECK_EQ_INT(jobs[i].mismatches, 0);
+            CHECK_EQ_INT(jobs[i].wrong_status, 0);
+        }
+    }
+    for (int i = 0; i < NT; i++) {
+        free(bufs[i]);
+        free(refs[i]);
+    }
+}
+
+/* encode_image_file / memory / rgb = preprocessing + Inception-v3 with N=1:
+ * on a PNG (bit-exact preprocessing) each must equal encode_image_tensor on
+ * torchvision's preprocessed tensor.  Weights: tests/gen/inception.py. */
+TEST(image_encode_api) {
+    /* test_golden_path returns one static buffer: copy each result. */
+    char wp[4096], png_path[4096], rp[4096];
+    const char *rels[3] = {"inception/model.safetensors", "image/png_rgb_640x480.png", "image/png_rgb_640x480.npy"};
+    char *dst[3] = {wp, png_path, rp};
+    for (int i = 0; i < 3; i++) {
+        const char *p = test_golden_path(rels[i]);
+        if (!p) {
+            FAILF("golden %s missing: run `make gen`", rels[i]);
+            return;
+        }
+        snprintf(dst[i], 4096, "%s", p);
+    }
+    ipf_model *m;
+    REQUIRE(ipf_model_load_inception(wp, 1, &m) == IPF_OK);
+    ipf_session *s;
+    REQUIRE(ipf_session_create(m, &s) == IPF_OK);
+    int nd;
+    int64_t sh[8];
+    char dt;
+    float *ref = test_load_npy(rp, &nd, sh, &dt);
+    size_t len;
+    unsigned char *data = test_read_file(png_path, &len);
+    REQUIRE(ref && data);
+    float want[2048], got[2048];
+    CHECK_OK(ipf_session_encode_image_tensor(s, ref, 1, 299, 299, want, 2048), ipf_session_error(s));
+    CHECK_OK(ipf_session_encode_image_file(s, png_path, got, 2048), ipf_session_error(s));
+    CHECK_CLOSE(got, want, 2048, 0, 0);
+    if (!getenv("IPF_TEST_LIGHT")) {
+        memset(got, 0, sizeof got);
+        CHECK_OK(ipf_session_encode_image_memory(s, data, len, got, 2048), ipf_session_error(s));
+        CHECK_CLOSE(got, want, 2048, 0, 0);
+        uint8_t *pix;
+        int w, h, ch;
+        ipf_err e = {{0}};
+        REQUIRE(image_decode(data, len, "png", 0, 0, &pix, &w, &h, &ch, &e) == IPF_OK);
+        memset(got, 0, sizeof got);
+        CHECK_OK(ipf_session_encode_image_rgb(s, pix, w, h, ch, got, 2048), ipf_session_error(s));
+        CHECK_CLOSE(got, want, 2048, 0, 0);
+        image_pixels_free(pix);
+    }
+    /* Errors name the file and leave the session usable. */
+    CHECK_EQ_INT(ipf_session_encode_image_file(s, "/nonexistent/a.jpg", got, 2048), IPF_ERR_NOT_FOUND);
+    HAS(ipf_session_error(s), "/nonexistent/a.jpg");
+    CHECK_EQ_INT(ipf_session_encode_image_memory(s, "junk", 4, got, 2048), IPF_ERR_IMAGE);
+    HAS(ipf_session_error(s), "buffer");
+    CHECK_EQ_INT(ipf_session_encode_image_file(s, png_path, got, 2047), IPF_ERR_BUFFER_TOO_SMALL);
+    CHECK_EQ_INT(ipf_session_encode_image_file(s, NULL, got, 2048), IPF_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ipf_session_encode_image_file(s, png_path, NULL, 2048), IPF_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ipf_session_encode_image_rgb(s, data, 10, 10, 7, got, 2048), IPF_ERR_SHAPE);
+    CHECK_OK(ipf_session_set_option(s, IPF_OPT_MAX_IMAGE_BYTES, 1000), ipf_session_error(s));
+    CHECK_EQ_INT(ipf_session_encode_image_file(s, png_path, got, 2048), IPF_ERR_LIMIT);
+    HAS(ipf_session_error(s), "IPF_OPT_MAX_IMAGE_BYTES");
+    ipf_session_free(s);
+    ipf_model_free(m);
+
+    /* A model without an image encoder. */
+    ipf_model *empty;
+    REQUIRE(ipf_model_alloc(&empty) == IPF_OK);
+    REQUIRE(ipf_session_create(empty, &s) == IPF_OK);
+    CHECK_EQ_INT(ipf_session_encode_image_memory(s, data, len, got, 2048), IPF_ERR_NOT_FOUND);
+    HAS(ipf_session_error(s), "no image encoder");
+    ipf_session_free(s);
+    ipf_model_free(empty);
+    free(ref);
+    free(data);
 }

@@ -154,3 +154,51 @@ TEST(inception_api_errors) {
     ipf_session_free(s);
     ipf_model_free(m);
 }
+
+#include <pthread.h>
+
+typedef struct worker {
+    ipf_model *m;
+    const float *x;
+    float pool[2048];
+    int rc;
+    char err[256];
+} worker;
+
+static void *encode_worker(void *arg) {
+    worker *w = arg;
+    ipf_session *s;
+    w->rc = ipf_session_create(w->m, &s);
+    if (w->rc) return NULL;
+    ipf_session_set_option(s, IPF_OPT_THREADS, 1);
+    for (int rep = 0; rep < 2 && !w->rc; rep++) w->rc = ipf_session_encode_image_tensor(s, w->x, 1, 75, 75, w->pool, 2048);
+    if (w->rc) snprintf(w->err, sizeof w->err, "%s", ipf_session_error(s));
+    ipf_session_free(s);
+    return NULL;
+}
+
+/* One model shared by threads, a session each: same results as alone. */
+TEST(inception_threads_share_model) {
+    ipf_model *m = load(1);
+    if (!m) return;
+    const char *xp = test_golden_path("inception/x_75x75_b1.npy");
+    REQUIRE(xp);
+    int nd;
+    int64_t xs[8];
+    char dt;
+    float *x = test_load_npy(xp, &nd, xs, &dt);
+    REQUIRE(x);
+    worker w[3];
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        w[i] = (worker){.m = m, .x = x};
+        pthread_create(&th[i], NULL, encode_worker, &w[i]);
+    }
+    for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(w[i].rc, w[i].err);
+        CHECK_CLOSE(w[i].pool, w[0].pool, 2048, 0, 0); /* same kernels, same order: identical */
+    }
+    free(x);
+    ipf_model_free(m);
+}

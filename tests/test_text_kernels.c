@@ -339,3 +339,43 @@ TEST(text_kernels_embedding) {
     }
     free(word); free(pos); free(type); free(yr); free(y); free(R);
 }
+
+/* linear (kernels/linear.c, whose oneDNN path lives with these ops): every
+ * backend against the reference, forward and backward (which adds). */
+TEST(text_kernels_linear_backends) {
+    unsigned seed = 21;
+    const int M = 7, K = 33, N = 19;
+    float *x = falloc((size_t)M * K), *W = falloc((size_t)N * K), *b = falloc(N), *dy = falloc((size_t)M * N);
+    fill(x, (size_t)M * K, &seed, 1);
+    fill(W, (size_t)N * K, &seed, 1);
+    fill(b, N, &seed, 1);
+    fill(dy, (size_t)M * N, &seed, 1);
+    float *yr = falloc((size_t)M * N), *dxr = falloc((size_t)M * K), *dWr = falloc((size_t)N * K), *dbr = falloc(N);
+    for (int withb = 0; withb < 2; withb++) {
+        linear_forward_ref(yr, x, W, withb ? b : NULL, M, K, N);
+        memset(dxr, 0, sizeof(float) * M * K), memset(dWr, 0, sizeof(float) * N * K), memset(dbr, 0, sizeof(float) * N);
+        linear_backward_ref(dxr, dWr, dbr, dy, x, W, M, K, N);
+        for (size_t bi = 0; bi < sizeof BACKENDS / sizeof *BACKENDS; bi++) {
+            ipf_kctx c;
+            kctx_init(&c);
+            c.backend = BACKENDS[bi];
+            c.nthreads = 2;
+            float *y = falloc((size_t)M * N), *dx = falloc((size_t)M * K), *dW = falloc((size_t)N * K), *db = falloc(N);
+            CHECK_EQ_INT(linear_forward(&c, y, x, W, withb ? b : NULL, M, K, N), 0);
+            CHECK_CLOSE(y, yr, (size_t)M * N, FAST_ATOL, FAST_RTOL);
+            for (int i = 0; i < M * K; i++) dx[i] = 1;
+            for (int i = 0; i < N * K; i++) dW[i] = 1;
+            for (int i = 0; i < N; i++) db[i] = 1;
+            CHECK_EQ_INT(linear_backward(&c, dx, dW, db, dy, x, W, M, K, N), 0);
+            for (int i = 0; i < M * K; i++) dx[i] -= 1;
+            for (int i = 0; i < N * K; i++) dW[i] -= 1;
+            for (int i = 0; i < N; i++) db[i] -= 1;
+            CHECK_CLOSE(dx, dxr, (size_t)M * K, FAST_ATOL, FAST_RTOL);
+            CHECK_CLOSE(dW, dWr, (size_t)N * K, FAST_ATOL, FAST_RTOL);
+            CHECK_CLOSE(db, dbr, N, FAST_ATOL, FAST_RTOL);
+            free(y); free(dx); free(dW); free(db);
+            kctx_destroy(&c);
+        }
+    }
+    free(x); free(W); free(b); free(dy); free(yr); free(dxr); free(dWr); free(dbr);
+}

@@ -124,11 +124,14 @@ TEST(tokenizer_reference_cases) {
 
 static char tmpdir[64];
 
+static void remove_tmpdir(void) { rmdir(tmpdir); } /* files are unlinked after use */
+
 static const char *write_tmp(const char *name, const char *data, size_t len) {
     static char path[128];
     if (!tmpdir[0]) {
         snprintf(tmpdir, sizeof tmpdir, "/tmp/ipf_tok_XXXXXX");
         if (!mkdtemp(tmpdir)) return NULL;
+        atexit(remove_tmpdir);
     }
     snprintf(path, sizeof path, "%s/%s", tmpdir, name);
     FILE *f = fopen(path, "wb");
@@ -147,6 +150,7 @@ static void expect_load_error(const char *file, const char *data, size_t len, ip
     tokenizer *t = NULL;
     ipf_err e;
     ipf_status st = tokenizer_load_vocab(p, 1, &t, &e);
+    unlink(p);
     CHECK_EQ_INT(st, want);
     CHECK(t == NULL);
     if (!strstr(e.msg, needle)) FAILF("%s: message \"%s\" lacks \"%s\"", file, e.msg, needle);
@@ -174,6 +178,7 @@ TEST(tokenizer_vocab_validation) {
     const char *p = WRITE_TMP("crlf.txt", "[UNK]\r\n[CLS]\r\n[SEP]\r\nx");
     REQUIRE(p);
     ipf_status st = tokenizer_load_vocab(p, 1, &t, &e);
+    unlink(p);
     CHECK_OK(st, e.msg);
     if (!st) {
         CHECK_EQ_INT(tokenizer_vocab_size(t), 4);
@@ -192,6 +197,7 @@ TEST(tokenizer_wordpiece_rules) {
     tokenizer *t;
     ipf_err e;
     ipf_status st = tokenizer_load_vocab(p, 1, &t, &e);
+    unlink(p);
     CHECK_OK(st, e.msg);
     if (st) return;
     int32_t ids[256];
@@ -261,6 +267,7 @@ TEST(tokenizer_public_api) {
     CHECK(m == NULL && strstr(ipf_last_error(), "/nonexistent/v.txt"));
     CHECK_EQ_INT(ipf_model_load_spm("/nonexistent/x.model", &m), IPF_ERR_FORMAT);
     ipf_status st = ipf_model_load_vocab(p, 1, &m);
+    unlink(p);
     CHECK_OK(st, ipf_last_error());
     if (st) return;
     ipf_session *s;

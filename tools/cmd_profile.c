@@ -328,7 +328,7 @@ static void print_summary(const model_info *mi, const inf_rec *r, const post_rec
         int c = argmax(pp + i * mi->Cp, mi->Cp);
         const char *cap = ok[i]->caption ? ok[i]->caption : "";
         int clen = (int)strcspn(cap, "\n\r");
-        printf("    %5.3f  %-12s %-10s %5.1f%%  \"%.*s%s\"\n", rk[t].a, ok[i]->post, mi->post_names[c],
+        printf("    %5.3f  %-16s %-9s %5.1f%%  \"%.*s%s\"\n", rk[t].a, ok[i]->post, mi->post_names[c],
                100.0 * pp[i * mi->Cp + c], clen > 48 ? 48 : clen, cap, clen > 48 ? "..." : "");
     }
     free(rk);

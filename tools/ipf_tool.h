@@ -14,7 +14,9 @@ int cmd_embed_text(int argc, char **argv);
 
 /* Each tools/cmd_*.c owns one of these macros: a list of {name, fn, help},
  * entries, each ending with a comma.  Kept apart so parallel work merges. */
-#define IPF_CMDS_IMAGE
+int cmd_embed_image(int argc, char **argv);
+#define IPF_CMDS_IMAGE \
+    {"embed-image", cmd_embed_image, "Inception-v3 pool features: --inception FILE [--npy X.npy] [IMAGE...]"},
 
 int cmd_tokenize(int argc, char **argv);
 #define IPF_CMDS_TEXT \

@@ -59,11 +59,20 @@ def main():
     import torchvision
     torch.manual_seed(0)
     m = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=True, transform_input=True)
-    with torch.no_grad():  # non-trivial batch-norm statistics
-        for mod in m.modules():
-            if isinstance(mod, torch.nn.BatchNorm2d):
-                mod.running_mean.uniform_(-0.1, 0.1)
-                mod.running_var.uniform_(0.5, 1.5)
+    # Batch-norm statistics measured on random images (cumulative average), so
+    # activations stay O(1) through 94 layers in eval mode, then perturbed.
+    bns = [mod for mod in m.modules() if isinstance(mod, torch.nn.BatchNorm2d)]
+    for mod in bns:
+        mod.reset_running_stats()
+        mod.momentum = None
+    m.train()
+    aux, m.AuxLogits = m.AuxLogits, None  # the aux head needs 299x299 inputs; its BN keeps defaults
+    with torch.no_grad():
+        m(torch.randn(2, 3, 160, 160))
+        m.AuxLogits = aux
+        for mod in bns:
+            mod.running_mean.add_(torch.empty_like(mod.running_mean).uniform_(-0.05, 0.05))
+            mod.running_var.mul_(torch.empty_like(mod.running_var).uniform_(0.9, 1.1))
     m.eval()
     pth = os.path.join(work, 'inception_seeded.pth')
     torch.save(m.state_dict(), pth)
@@ -94,7 +103,7 @@ def main():
     if not ipf._lib.lib().has('ipf_model_load'):
         print('SKIP loading: this library build has no ipf_model_load yet')
         return
-    with ipf.Model.load(bundle) as model, model.session() as s:
+    with ipf.Model.load(bundle) as model, model.session(threads=1) as s:
         print(repr(model))
         assert model.has('profiler') and model.has('image_encoder')
         assert model.has('tokenizer') == bool(vocab)
@@ -124,6 +133,14 @@ def main():
         print('encode_image_tensor vs torchvision: max abs err %.2e (max |ref| %.2f), %d outside tolerance'
               % (err.max(), np.abs(ref).max(), bad))
         assert bad == 0
+
+    # --profiler copies an existing (e.g. trained) head file; --verify loads the result.
+    bundle2 = os.path.join(work, 'bundle2')
+    run(os.path.join(HERE, 'make_bundle.py'), bundle2, '--inception', st, '--link', '--verify',
+        '--profiler', os.path.join(bundle, 'profiler.safetensors'))
+    with open(os.path.join(bundle, 'profiler.safetensors'), 'rb') as a, \
+            open(os.path.join(bundle2, 'profiler.safetensors'), 'rb') as b:
+        assert a.read() == b.read()
     print('weights selftest: ok')
 
 

@@ -217,3 +217,30 @@ func TestTokenizeLimits(t *testing.T) {
 		t.Errorf("long caption: %d ids, %v", len(ids), err)
 	}
 }
+
+func TestLogCallback(t *testing.T) {
+	var mu sync.Mutex
+	var lines []string
+	SetLogCallback(func(l LogLevel, msg string) {
+		mu.Lock()
+		lines = append(lines, msg)
+		mu.Unlock()
+	}, LogDebug)
+	defer SetLogCallback(nil, LogError)
+	LoadModel(filepath.Join(t.TempDir(), "missing"))
+	m, err := LoadModel(goldenPath("profiler/paper"))
+	skipUnsupported(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	found := false
+	for _, l := range lines {
+		found = found || strings.Contains(l, "loaded model bundle") // lib/bundle.c, INFO
+	}
+	if !found {
+		t.Errorf("no 'loaded model bundle' line among %q", lines)
+	}
+}

@@ -6,7 +6,9 @@ package influencerprofiler
 import "C"
 
 import (
+	"regexp"
 	"runtime"
+	"strconv"
 	"sync"
 	"unsafe"
 )
@@ -14,9 +16,10 @@ import (
 // Session is per-goroutine working state on a Model.  Its methods lock a
 // mutex, so sharing one is safe but serial; make one per goroutine.
 type Session struct {
-	mu    sync.Mutex
-	p     *C.ipf_session
-	Model *Model
+	mu       sync.Mutex
+	p        *C.ipf_session
+	Model    *Model
+	cropSide int // preprocessed image side, 0 = not yet asked
 }
 
 // NewSession creates a session; the model stays open until it is closed.
@@ -230,9 +233,37 @@ func bytesp(b []byte) unsafe.Pointer {
 	return unsafe.Pointer(&b[0])
 }
 
-// PreprocessImage decodes and preprocesses an encoded image: 3*299*299 CHW floats.
+var cropRe = regexp.MustCompile(`\(3 x (\d+) x (\d+)\)`)
+
+// ImageSide is the side of preprocessed images for this model (ImageSize
+// unless the model's image configuration sets another crop).  The API has no
+// dimension for it yet, so the library is asked with an empty buffer and
+// the size read from its BufferTooSmall message.
+func (s *Session) ImageSide() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cropSide == 0 {
+		s.cropSide = ImageSize
+		if s.p != nil && need("ipf_session_preprocess_image") == nil {
+			var one [1]C.float
+			st := C.ipf_session_preprocess_image(s.p, nil, 0, &one[0], 0)
+			if st == C.IPF_ERR_BUFFER_TOO_SMALL {
+				if m := cropRe.FindStringSubmatch(C.GoString(C.ipf_session_error(s.p))); m != nil {
+					if v, err := strconv.Atoi(m[1]); err == nil && v > 0 {
+						s.cropSide = v
+					}
+				}
+			}
+		}
+	}
+	return s.cropSide
+}
+
+// PreprocessImage decodes and preprocesses an encoded image: 3*side*side CHW
+// floats (side = ImageSide(), 299 by default).
 func (s *Session) PreprocessImage(data []byte) ([]float32, error) {
-	out := make([]float32, 3*ImageSize*ImageSize)
+	side := s.ImageSide()
+	out := make([]float32, 3*side*side)
 	err := s.call("ipf_session_preprocess_image", func(p *C.ipf_session) C.ipf_status {
 		return C.ipf_session_preprocess_image(p, bytesp(data), C.size_t(len(data)), f32p(out), C.size_t(len(out)))
 	})
@@ -251,7 +282,8 @@ func (s *Session) PreprocessRGB(pix []byte, width, height, channels int) ([]floa
 	if err := checkPixels(pix, width, height, channels); err != nil {
 		return nil, err
 	}
-	out := make([]float32, 3*ImageSize*ImageSize)
+	side := s.ImageSide()
+	out := make([]float32, 3*side*side)
 	err := s.call("ipf_session_preprocess_rgb", func(p *C.ipf_session) C.ipf_status {
 		return C.ipf_session_preprocess_rgb(p, (*C.uint8_t)(bytesp(pix)), C.int32_t(width), C.int32_t(height),
 			C.int32_t(channels), f32p(out), C.size_t(len(out)))

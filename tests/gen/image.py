@@ -88,7 +88,7 @@ save('png_la_200x260', Image.fromarray(la, 'LA'))
 save('png_pal_320x240', Image.fromarray(content(320, 240)).quantize(256))
 save('png_pal16_123x77', Image.fromarray(content(123, 77)).quantize(16), bits=4)
 save('png_1bit_90x70', Image.fromarray(content(90, 70, 1)[:, :, 0] > 128))
-for w, h in [(1, 1), (2, 3), (7, 5), (100, 80), (2000, 50), (40, 900), (342, 500), (457, 342), (300, 299)]:
+for w, h in [(1, 1), (2, 3), (7, 5), (100, 80), (2000, 50), (40, 900), (342, 500), (457, 342), (300, 299), (400, 400)]:
     save(f'png_rgb_{w}x{h}', Image.fromarray(content(w, h)))
 
 # ---- 16-bit PNG: stb keeps the high byte of each sample.  PIL does the same
@@ -137,6 +137,11 @@ for ch, mode in [(1, 'L'), (2, 'LA'), (3, 'RGB'), (4, 'RGBA')]:
     img = Image.fromarray(a[:, :, 0] if ch == 1 else a, mode)
     np.save(f'{OUT}/raw_{ch}.npy', ref(img, 342, 299))
     cases.append(f'raw_{ch} {fname} raw_{ch}.npy 342 299 raw:{w}:{h}:{ch}')
+
+# ---- for tests/check_20_cli_image.sh: the references of two lossless files
+# stacked (N,3,299,299), so `ipf embed-image IMAGE...` and `--npy` must agree ----
+np.save(f'{OUT}/batch_refs.npy', np.stack([np.load(f'{OUT}/png_rgb_640x480.npy'),
+                                           np.load(f'{OUT}/bmp_rgb_333x222.npy')]))
 
 with open(f'{OUT}/cases.txt', 'w') as f:
     f.write('\n'.join(cases) + '\n')

@@ -11,34 +11,14 @@ import sys
 
 import numpy as np
 import torch
-import torchvision
-
+import _inception_model
 import stio
 
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
-torch.manual_seed(1234)
 torch.set_num_threads(2)
 
-model = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=True,
-                                        transform_input=False)
-# BN statistics: first measure real ones on random images (so activations stay
-# O(1) through 94 layers in eval mode), then perturb them and the affine
-# parameters so the fold into the convs is really exercised.
-bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-for m in bns:
-    m.reset_running_stats()
-    m.momentum = None  # cumulative average
-model.train()
-with torch.no_grad():
-    model(torch.randn(2, 3, 299, 299))
-    for m in bns:
-        c = m.num_features
-        m.running_var.mul_(torch.empty(c).uniform_(0.7, 1.4))
-        m.running_mean.add_(0.2 * torch.randn(c) * m.running_var.sqrt())
-        m.weight.copy_(torch.empty(c).uniform_(0.6, 1.4))
-        m.bias.copy_(torch.empty(c).uniform_(-0.2, 0.3))
-model.eval()
+model = _inception_model.build(1234)
 
 sd = {k: v for k, v in model.state_dict().items() if not k.startswith(('fc.', 'AuxLogits.'))}
 stio.save(os.path.join(out, 'model.safetensors'), sd)

@@ -56,8 +56,7 @@ def _flatten(seq):
         except StopIteration:
             stack.pop()
             continue
-        if isinstance(x, (list, tuple)) or (hasattr(x, '__iter__') and not isinstance(x, (str, bytes))
-                                              and not hasattr(x, '__float__')):
+        if isinstance(x, (list, tuple)) or (hasattr(x, '__len__') and not isinstance(x, (str, bytes))):
             stack.append(iter(x))
         else:
             out.append(float(x))

@@ -3,6 +3,7 @@ import collections
 import ctypes
 import dataclasses
 import os
+import re
 import threading
 from typing import Any, Optional, Union
 
@@ -13,9 +14,12 @@ from ._lib import check, lib
 
 PostEncoding = collections.namedtuple('PostEncoding', 'text_feature image_feature post_vec')
 
-# Default preprocessing size (DESIGN.md §4); the C API sizes it from the
-# model's image configuration, which is 3x299x299 for every shipped model.
+# Default preprocessing size (DESIGN.md §4).  A model's image configuration
+# may set another crop; the API has no dimension for it yet, so
+# Session.image_shape asks the library with an empty buffer and reads the
+# size from its BUFFER_TOO_SMALL message, falling back to this.
 IMAGE_SHAPE = (3, 299, 299)
+_SHAPE_RE = re.compile(r'\(3 x (\d+) x (\d+)\)')
 
 
 @dataclasses.dataclass
@@ -84,6 +88,7 @@ class Session:
         check(lib().ipf_session_create(model.handle, ctypes.byref(out)))
         self._handle = out
         self._lock = threading.RLock()
+        self._image_shape = None
         model._register(self)
         if options:
             self.set_options(**options)
@@ -235,17 +240,34 @@ class Session:
                              (nbytes, height, width, channels))
         return keep, ptr, int(width), int(height), int(channels)
 
+    @property
+    def image_shape(self):
+        """(3, crop, crop) of preprocessed images for this model."""
+        if self._image_shape is None:
+            shape = IMAGE_SHAPE
+            if lib().has('ipf_session_preprocess_image'):
+                one = (ctypes.c_float * 1)()
+                with self._lock:
+                    h = self.handle
+                    st = lib().ipf_session_preprocess_image(h, None, 0, ctypes.cast(one, _lib.c_float_p), 0)
+                    m = _SHAPE_RE.search(_lib._s(lib().ipf_session_error(h))) if st == Status.BUFFER_TOO_SMALL else None
+                if m:
+                    shape = (3, int(m.group(1)), int(m.group(2)))
+            self._image_shape = shape
+        return self._image_shape
+
     def preprocess_image(self, data):
-        """Decode and preprocess encoded image bytes: (3, 299, 299) float32."""
+        """Decode and preprocess encoded image bytes: (3, crop, crop) float32
+        (crop 299 by default)."""
         keep, ptr, n = _arrays.bytes_buffer(data)
-        out = _arrays.FloatOut(*IMAGE_SHAPE)
+        out = _arrays.FloatOut(*self.image_shape)
         self._call('ipf_session_preprocess_image', ptr, n, out.ptr, out.size)
         return out.result()
 
     def preprocess_rgb(self, pixels, width=None, height=None, channels=None):
         """Preprocess 8-bit pixels (H, W, C) (numpy array, or bytes with the sizes)."""
         keep, ptr, w, h, c = self._rgb_args(pixels, width, height, channels)
-        out = _arrays.FloatOut(*IMAGE_SHAPE)
+        out = _arrays.FloatOut(*self.image_shape)
         self._call('ipf_session_preprocess_rgb', ptr, w, h, c, out.ptr, out.size)
         return out.result()
 
@@ -275,10 +297,12 @@ class Session:
         """Inception on preprocessed images x (n, 3, H, W): (n, 2048).  Without
         numpy, pass x flat or nested with n/height/width."""
         shape = _arrays.shape_of(x)
+        if len(shape) == 3:
+            shape = (1,) + shape
         if len(shape) == 4:
-            n, _, height, width = shape if n is None else (n, 3, height, width)
-        elif len(shape) == 3 and n is None:
-            n, height, width = 1, shape[1], shape[2]
+            n = shape[0] if n is None else n
+            height = shape[2] if height is None else height
+            width = shape[3] if width is None else width
         if n is None or height is None or width is None:
             raise ValueError('encode_image_tensor: give x as (n, 3, H, W) or pass n, height, width')
         xin = _arrays.FloatIn(x, n * 3 * height * width, 'image tensor')

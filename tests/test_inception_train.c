@@ -1,0 +1,177 @@
+/* test_inception_train.c — fine-tuning interface of lib/inception.h against
+ * PyTorch autograd (tests/gen/inception_train.py: the top k = 3 blocks with
+ * BN folded, float64), plus the frozen-trunk split and folded-weight
+ * replacement. */
+#include "inception.h"
+#include "safetensors.h"
+#include "test.h"
+
+static int light(void) { return getenv("IPF_TEST_LIGHT") != NULL; }
+
+static inception *load_model(void) {
+    const char *mp = test_golden_path("inception/model.safetensors");
+    if (!mp) {
+        FAILF("golden inception/model.safetensors missing: run make gen");
+        return NULL;
+    }
+    inception *inc = NULL;
+    ipf_err e;
+    CHECK_OK(inception_load(mp, 0, &inc, &e), e.msg);
+    return inc;
+}
+
+/* errors relative to each tensor's largest magnitude: float32 through three
+ * blocks (sums of up to 3456 products) against float64 */
+static int close_scaled(const float *got, const float *ref, size_t n, double rel, const char *what) {
+    double mx = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs(ref[i]) > mx) mx = fabs(ref[i]);
+    int ok = test_close_(got, ref, n, rel * mx + 1e-12, 1e-4, what, __FILE__, __LINE__);
+    return ok;
+}
+
+static void run_backend(inception *inc, st_file *f, int backend) {
+    ipf_err e;
+    inception_train *t;
+    REQUIRE(inception_train_create(inc, 3, &t, &e) == IPF_OK);
+    CHECK_EQ_INT(inception_train_feature_channels(t), 768);
+    float *P = inception_train_params(t), *G = inception_train_grads(t);
+    double worst_fold = 0;
+    for (size_t i = 0; i < inception_train_count(t); i++) {
+        const char *name;
+        size_t off, cnt;
+        inception_train_tensor(t, i, &name, &off, &cnt);
+        char key[160];
+        snprintf(key, sizeof key, "param.%s", name);
+        const float *ref;
+        if (st_get_f32(f, key, 0, NULL, &ref, &e) != IPF_OK) FAILF("%s", e.msg);
+        REQUIRE(st_find(f, key)->nbytes == cnt * sizeof(float));
+        double mx = 1e-30, d = 0;
+        for (size_t j = 0; j < cnt; j++) {
+            if (fabs(ref[j]) > mx) mx = fabs(ref[j]);
+            if (fabs(P[off + j] - ref[j]) > d) d = fabs(P[off + j] - ref[j]);
+        }
+        if (d / mx > worst_fold) worst_fold = d / mx;
+        memcpy(P + off, ref, cnt * sizeof(float)); /* the gradients below then hold even if the fold differed */
+    }
+    /* the C fold and the script's fold compute the same float64 expression,
+     * rounded once to float32 (relative to each tensor's largest value) */
+    if (!(worst_fold < 1e-6)) FAILF("folded parameters differ from the script's by %g (relative)", worst_fold);
+
+    const float *feat, *Gp, *pool_ref, *dfeat_ref;
+    REQUIRE(st_get_f32(f, "feat", 0, NULL, &feat, &e) == IPF_OK && st_get_f32(f, "G", 0, NULL, &Gp, &e) == IPF_OK &&
+            st_get_f32(f, "pool", 0, NULL, &pool_ref, &e) == IPF_OK &&
+            st_get_f32(f, "d_feat", 0, NULL, &dfeat_ref, &e) == IPF_OK);
+    size_t nfeat = (size_t)2 * 768 * 9 * 7;
+    ipf_model *m;
+    REQUIRE(ipf_model_alloc(&m) == IPF_OK);
+    ipf_session *s;
+    REQUIRE(ipf_session_create(m, &s) == IPF_OK);
+    CHECK_OK(ipf_session_set_option(s, IPF_OPT_BACKEND, backend), ipf_session_error(s));
+    CHECK_OK(ipf_session_set_option(s, IPF_OPT_THREADS, 2), ipf_session_error(s));
+    float pool[2 * 2048], *dfeat = calloc(nfeat, sizeof(float));
+    memset(G, 0, inception_train_nparams(t) * sizeof(float));
+    CHECK_OK(inception_train_forward(t, s, feat, 2, 9, 7, pool), ipf_session_error(s));
+    CHECK_OK(inception_train_backward(t, s, Gp, dfeat), ipf_session_error(s));
+    static const char *bn[] = {"auto", "onednn", "openblas", "ref"};
+    char what[200];
+    snprintf(what, sizeof what, "pool (%s)", bn[backend]);
+    close_scaled(pool, pool_ref, 2 * 2048, 2e-5, what);
+    snprintf(what, sizeof what, "d_feat (%s)", bn[backend]);
+    close_scaled(dfeat, dfeat_ref, nfeat, 2e-5, what);
+    double worst = 0;
+    for (size_t i = 0; i < inception_train_count(t); i++) {
+        const char *name;
+        size_t off, cnt;
+        inception_train_tensor(t, i, &name, &off, &cnt);
+        char key[160];
+        snprintf(key, sizeof key, "grad.%s", name);
+        const float *ref;
+        REQUIRE(st_get_f32(f, key, 0, NULL, &ref, &e) == IPF_OK);
+        snprintf(what, sizeof what, "%s (%s)", key, bn[backend]);
+        double mx = 0, err = 0;
+        for (size_t j = 0; j < cnt; j++) {
+            if (fabs(ref[j]) > mx) mx = fabs(ref[j]);
+            if (fabs(G[off + j] - ref[j]) > err) err = fabs(G[off + j] - ref[j]);
+        }
+        if (err / (mx + 1e-30) > worst) worst = err / (mx + 1e-30);
+        close_scaled(G + off, ref, cnt, 2e-5, what);
+    }
+    fprintf(stderr, "    %s: worst gradient error %.3g of the tensor's max\n", bn[backend], worst);
+    free(dfeat);
+    ipf_session_free(s);
+    ipf_model_free(m);
+    inception_train_free(t);
+}
+
+TEST(inception_train_gradients) {
+    const char *g = test_golden_path("inception_train/case.safetensors");
+    char path[4096];
+    snprintf(path, sizeof path, "%s", g ? g : "");
+    if (!g) {
+        FAILF("golden inception_train/case.safetensors missing: run make gen");
+        return;
+    }
+    inception *inc = load_model();
+    if (!inc) return;
+    st_file *f;
+    ipf_err e;
+    REQUIRE(st_open(path, &f, &e) == IPF_OK);
+    run_backend(inc, f, IPF_BACKEND_ONEDNN);
+    if (!light()) run_backend(inc, f, IPF_BACKEND_OPENBLAS);
+    st_close(f);
+    inception_free(inc);
+}
+
+/* trunk_to(k) + training forward of the top k == the whole inference network. */
+TEST(inception_train_split_matches_inference) {
+    inception *inc = load_model();
+    if (!inc) return;
+    const char *xp = test_golden_path("inception/x_75x75_b1.npy");
+    REQUIRE(xp);
+    int nd;
+    int64_t xs[8];
+    char dt;
+    float *x = test_load_npy(xp, &nd, xs, &dt);
+    REQUIRE(x);
+    int C, FH, FW;
+    ipf_err e;
+    CHECK_OK(inception_trunk_shape(inc, 299, 299, 2, &C, &FH, &FW, &e), e.msg);
+    CHECK(C == 1280 && FH == 8 && FW == 8);
+    CHECK_OK(inception_trunk_shape(inc, 75, 75, 2, &C, &FH, &FW, &e), e.msg);
+    CHECK(C == 1280 && FH == 1 && FW == 1);
+    ipf_model *m;
+    REQUIRE(ipf_model_alloc(&m) == IPF_OK);
+    ipf_model_set_part(m, IPF_PART_INCEPTION, inc, inception_free);
+    ipf_session *s;
+    REQUIRE(ipf_session_create(m, &s) == IPF_OK);
+    float want[2048], got[2048], feat[1280];
+    CHECK_OK(inception_forward(inc, s, x, 1, 75, 75, want), ipf_session_error(s));
+    CHECK_OK(inception_forward_trunk_to(inc, s, x, 1, 75, 75, 2, feat), ipf_session_error(s));
+    inception_train *t;
+    REQUIRE(inception_train_create(inc, 2, &t, &e) == IPF_OK);
+    CHECK_OK(inception_train_forward(t, s, feat, 1, 1, 1, got), ipf_session_error(s));
+    close_scaled(got, want, 2048, 1e-5, "split vs whole"); /* same float math, other layouts and order */
+    /* backward before any forward is a state error on a fresh object */
+    inception_train *t2;
+    REQUIRE(inception_train_create(inc, 2, &t2, &e) == IPF_OK);
+    CHECK_EQ_INT(inception_train_backward(t2, s, want, NULL), IPF_ERR_STATE);
+    inception_train_free(t2);
+    /* replacing a folded tensor changes the inference result */
+    const char *name;
+    size_t off, cnt;
+    inception_train_tensor(t, inception_train_count(t) - 1, &name, &off, &cnt);
+    CHECK_STR_EQ(name, "Mixed_7c.branch_pool.bias");
+    float *P = inception_train_params(t);
+    for (size_t i = 0; i < cnt; i++) P[off + i] += 1.0f;
+    CHECK_OK(inception_set_folded(inc, name, P + off, cnt, &e), e.msg);
+    CHECK_EQ_INT(inception_set_folded(inc, name, P + off, cnt - 1, &e), IPF_ERR_SHAPE);
+    CHECK_EQ_INT(inception_set_folded(inc, "Mixed_7c.nope.bias", P + off, cnt, &e), IPF_ERR_NOT_FOUND);
+    CHECK_OK(inception_train_forward(t, s, feat, 1, 1, 1, got), ipf_session_error(s));
+    CHECK_OK(inception_forward(inc, s, x, 1, 75, 75, want), ipf_session_error(s));
+    close_scaled(got, want, 2048, 1e-5, "after set_folded");
+    inception_train_free(t);
+    ipf_session_free(s);
+    ipf_model_free(m);
+    free(x);
+}
