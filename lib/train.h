@@ -56,6 +56,14 @@ IPF_INTERNAL float adam_lr_at(const adam_cfg *c, int64_t t);
  * gradient norm before clipping; when it is not finite nothing is updated
  * (not even *t). */
 IPF_INTERNAL double adam_step(const adam_cfg *c, float *p, float *g, float *m, float *v, size_t n, int64_t *t);
+/* The pieces of adam_step, for several parameter blocks sharing one step and
+ * one global gradient norm: sum of squares of a block; the clipping factor
+ * for a global norm; one block's update at step (1-based) with gradients
+ * multiplied by gscale. */
+IPF_INTERNAL double adam_sumsq(const float *g, size_t n);
+IPF_INTERNAL float adam_clip_scale(const adam_cfg *c, double norm);
+IPF_INTERNAL void adam_update(const adam_cfg *c, float *p, const float *g, float *m, float *v, size_t n, int64_t step,
+                              float gscale);
 
 /* ---- profiler training --------------------------------------------------- */
 enum { POOL_ATTENTION = 0, POOL_MEAN = 1 };
