@@ -377,6 +377,8 @@ static uint32_t posts_crc(const manifest *m) {
         if (p->caption) c = ipf_crc32(c, p->caption, p->caption_len);
         c = ipf_crc32(c, "|", 1);
         if (p->image) c = ipf_crc32(c, p->image, strlen(p->image) + 1);
+        if (p->text_feature) c = ipf_crc32(c, p->text_feature, sizeof(float) * (size_t)m->text_dim);
+        if (p->image_feature) c = ipf_crc32(c, p->image_feature, sizeof(float) * (size_t)m->image_dim);
     }
     return c;
 }
@@ -434,12 +436,20 @@ static ipf_status save_feature_cache(ipf_trainer *t, uint32_t crc) {
 }
 
 static ipf_status compute_features(ipf_trainer *t) {
-    if (!t->session)
-        return ipf_fail(&t->err, IPF_ERR_STATE, "computing features needs a trainer made from a model");
     size_t E = t->cfg.img_pool, X = t->cfg.text_dim;
     for (int i = 0; i < t->mf.n_posts; i++) {
         const mf_post *p = &t->mf.posts[i];
-        ipf_post post = {sizeof post, p->caption, p->caption_len, NULL, 0, p->image, NULL, NULL};
+        if (p->text_feature && p->image_feature) { /* cached in the manifest */
+            memcpy(t->ftext + (size_t)i * X, p->text_feature, X * sizeof(float));
+            memcpy(t->fpool + (size_t)i * E, p->image_feature, E * sizeof(float));
+            report(t, "features", i + 1, t->mf.n_posts);
+            continue;
+        }
+        if (!t->session)
+            return ipf_fail(&t->err, IPF_ERR_STATE, "manifest line %d: computing features needs a trainer made from a model",
+                            p->line);
+        ipf_post post = {sizeof post, p->caption, p->caption_len, NULL, 0, p->image, p->text_feature,
+                         p->image_feature};
         ipf_status st = ipf_session_encode_post(t->session, &post, t->ftext + (size_t)i * X,
                                                 t->fpool + (size_t)i * E, NULL);
         if (st)
@@ -546,7 +556,7 @@ IPF_API ipf_status ipf_trainer_load_data(ipf_trainer *t, const char *manifest_pa
     free_data(t);
     ipf_status st = manifest_read(manifest_path, (const char(*)[PROF_CLASS_NAME_CAP])t->cfg.inf_names, t->cfg.n_inf,
                                   (const char(*)[PROF_CLASS_NAME_CAP])t->cfg.post_names, t->cfg.n_post,
-                                  t->opt.missing_image_is_error, &t->mf, &t->err);
+                                  t->cfg.text_dim, t->cfg.img_pool, t->opt.missing_image_is_error, &t->mf, &t->err);
     if (st) return st;
     if (t->mf.skipped_missing_image)
         ipf_log(IPF_LOG_WARN, "%s: %d posts dropped: image file missing", manifest_path, t->mf.skipped_missing_image);
