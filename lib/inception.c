@@ -490,13 +490,14 @@ void inception_prepack(inception *inc) {
 }
 
 /* Size the session workspace for (N,H,W) and set up the executor. */
-static ipf_status exec_begin(exec *x, const inception *inc, ipf_session *s, int N, int H, int W, inc_ws **wsp) {
+static ipf_status exec_begin(exec *x, const inception *inc, ipf_session *s, int N, int H, int W, int layout,
+                             inc_ws **wsp) {
     *x = (exec){&s->kctx, &s->err, N, KL_NCHW, 1, 0, 0};
     float *none[4] = {NULL, NULL, NULL, NULL};
     act o;
     TRY(fwd_trunk(x, inc, NULL, H, W, NBLOCKS, none, &o));
     x->dry = 0;
-    x->layout = kctx_pick(&s->kctx, 1, 1) == KB_ONEDNN ? kl_preferred_blocked() : KL_NCHW;
+    x->layout = kctx_pick(&s->kctx, 1, 1) != KB_ONEDNN ? KL_NCHW : layout >= 0 ? layout : kl_preferred_blocked();
     inc_ws *ws = s->state[IPF_PART_INCEPTION];
     if (!ws) {
         if (!(ws = calloc(1, sizeof *ws))) return ipf_fail(&s->err, IPF_ERR_OUT_OF_MEMORY, "inception: out of memory");
@@ -521,6 +522,11 @@ static ipf_status exec_begin(exec *x, const inception *inc, ipf_session *s, int 
 
 ipf_status inception_forward(const inception *inc, ipf_session *s, const float *x, int N, int H, int W,
                              float *pool) {
+    return inception_forward_layout(inc, s, x, N, H, W, -1, pool);
+}
+
+ipf_status inception_forward_layout(const inception *inc, ipf_session *s, const float *x, int N, int H, int W,
+                                    int layout, float *pool) {
     if (N < 1 || H < 75 || W < 75)
         return ipf_fail(&s->err, IPF_ERR_SHAPE, "inception: input (%d,3,%d,%d) must have N >= 1 and H, W >= 75", N,
                         H, W);
@@ -531,7 +537,7 @@ ipf_status inception_forward(const inception *inc, ipf_session *s, const float *
         int n = N - n0 < INCEPTION_CHUNK ? N - n0 : INCEPTION_CHUNK;
         exec ex;
         inc_ws *ws = NULL;
-        TRY(exec_begin(&ex, inc, s, n, H, W, &ws));
+        TRY(exec_begin(&ex, inc, s, n, H, W, layout, &ws));
         act o;
         TRY(fwd_trunk(&ex, inc, x + (size_t)n0 * in_img, H, W, NBLOCKS, ws->buf, &o));
         if (gap_forward(ex.k, pool + (size_t)n0 * INCEPTION_POOL_DIM, o.p, n, o.C, o.H, o.W, ex.layout))
@@ -618,7 +624,7 @@ ipf_status inception_forward_trunk_to(const inception *inc, ipf_session *s, cons
         int n = N - n0 < INCEPTION_CHUNK ? N - n0 : INCEPTION_CHUNK;
         exec ex;
         inc_ws *ws = NULL;
-        TRY(exec_begin(&ex, inc, s, n, H, W, &ws));
+        TRY(exec_begin(&ex, inc, s, n, H, W, -1, &ws));
         act o;
         TRY(fwd_trunk(&ex, inc, x + (size_t)n0 * in_img, H, W, NBLOCKS - k, ws->buf, &o));
         size_t out_img = (size_t)o.C * o.H * o.W;

@@ -19,6 +19,10 @@ IPF_INTERNAL void inception_free(void *inc);
  * session's workspace stays bounded whatever N.  Errors go to s->err. */
 IPF_INTERNAL ipf_status inception_forward(const inception *inc, ipf_session *s, const float *x, int N, int H,
                                           int W, float *pool);
+/* Same with the oneDNN activation layout forced (KL_BLK8, KL_BLK16; -1 =
+ * this CPU's preferred one), so tests cover the layout of other CPUs. */
+IPF_INTERNAL ipf_status inception_forward_layout(const inception *inc, ipf_session *s, const float *x, int N, int H,
+                                                 int W, int layout, float *pool);
 
 /* ---- fine-tuning the top blocks (used by the trainer) ------------------
  *

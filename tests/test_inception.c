@@ -233,3 +233,33 @@ TEST(inception_batch_chunks) {
     ipf_model_free(m);
     free(x), free(x1), free(pool);
 }
+
+/* Both blocked layouts through the whole network (the other CPU family's
+ * layout runs on generic oneDNN kernels here, still exactly the same math). */
+TEST(inception_both_blocked_layouts) {
+    ipf_model *m = load(1);
+    if (!m) return;
+    const char *g = test_golden_path("inception/x_75x75_b1.npy");
+    REQUIRE(g);
+    int nd;
+    int64_t xs[8];
+    char dt;
+    float *x = test_load_npy(g, &nd, xs, &dt);
+    g = test_golden_path("inception/pool_75x75_b1_t1.npy");
+    REQUIRE(g);
+    double *ref = test_load_npy(g, &nd, xs, &dt);
+    REQUIRE(x && ref);
+    ipf_session *s;
+    REQUIRE(ipf_session_create(m, &s) == IPF_OK);
+    const inception *inc = m->part[IPF_PART_INCEPTION];
+    for (int layout = KL_BLK8; layout <= KL_BLK16; layout++) {
+        float pool[2048];
+        CHECK_OK(inception_forward_layout(inc, s, x, 1, 75, 75, layout, pool), ipf_session_error(s));
+        char what[64];
+        snprintf(what, sizeof what, "75x75 t1 layout %d", layout);
+        check_pool(pool, ref, 2048, what);
+    }
+    ipf_session_free(s);
+    ipf_model_free(m);
+    free(x), free(ref);
+}
