@@ -457,16 +457,18 @@ int cmd_profile(int argc, char **argv) {
         fprintf(stderr, "usage: ipf profile --model DIR [--summary] [--threads N] MANIFEST(.jsonl[.gz] or -)\n");
         return 2;
     }
-    model_info mi;
-    if (open_model(&mi, model, threads)) {
-        close_model(&mi);
-        return 1;
-    }
+    /* the manifest first: a gzip one forks its decompressor, best done before
+     * the model's compute threads exist */
     pid_t child;
     FILE *f = open_manifest(path, &child);
     if (!f) {
         fprintf(stderr, "ipf profile: %s: cannot open: %s\n", path, strerror(errno));
+        return 1;
+    }
+    model_info mi;
+    if (open_model(&mi, model, threads)) {
         close_model(&mi);
+        close_manifest(f, child);
         return 1;
     }
     /* image paths are relative to the manifest's directory */
