@@ -16,6 +16,7 @@
 
 #include "internal.h"
 #include "profiler.h"
+#include "safetensors.h"
 
 /* ---- RNG ----------------------------------------------------------------- */
 typedef struct ipf_rng {
@@ -208,12 +209,20 @@ IPF_INTERNAL ipf_status train_create_raw(const prof_config *c, const float *para
  * (n_posts,E) followed by text features (n_posts,X); split and prepare. */
 IPF_INTERNAL ipf_status train_set_data(ipf_trainer *t, manifest *m, float *features);
 IPF_INTERNAL const float *train_params(const ipf_trainer *t, size_t *n);
+/* Loss (no dropout) over the first S training influencers, all posts, with
+ * gradients left in the trainer's blocks; fine-tuned Inception params/grads. */
+IPF_INTERNAL ipf_status train_debug_loss(ipf_trainer *t, int S, double *loss);
+IPF_INTERNAL float *train_inc_params(ipf_trainer *t, size_t *n);
+IPF_INTERNAL float *train_inc_grads(ipf_trainer *t);
 /* For lib/train_model.c: the model side of the trainer. */
 IPF_INTERNAL ipf_status train_attach_model(ipf_trainer *t, const ipf_model *model, int image_side, ipf_err *e);
 /* Parameters with feature standardisation folded in (malloc'ed; NULL when out of memory). */
 IPF_INTERNAL float *train_export_params(ipf_trainer *t);
 IPF_INTERNAL ipf_status train_link_encoders(ipf_trainer *t, const char *out_dir);
 IPF_INTERNAL ipf_err *train_err(ipf_trainer *t);
+/* Fine-tuned encoder tensors to store beside the heads ("inception.<block>.<branch>.weight|bias",
+ * flat); *out and *names are malloc'ed (free both), *n may be 0. */
+IPF_INTERNAL ipf_status train_extra_tensors(ipf_trainer *t, st_wtensor **out, char **names, size_t *n);
 IPF_INTERNAL const prof_config *train_config(const ipf_trainer *t);
 
 #endif

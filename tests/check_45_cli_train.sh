@@ -5,7 +5,7 @@
 # per-epoch JSON metrics, a trained bundle that loads and profiles, the
 # saved weights evaluating to the last epoch's validation loss, bit-exact
 # resume from a checkpoint, gzip manifests, and clear errors (unknown class
-# with its line number, unsupported fine-tuning, non-finite loss).
+# with its line number, fine-tuning without an encoder, non-finite loss).
 set -euo pipefail
 B=${B:-build}
 G=${IPF_GOLDEN_DIR:-$B/goldens}/profiler/small
@@ -101,7 +101,9 @@ sed '5s/"cats"/"horses"/' "$tmp/m.jsonl" > "$tmp/bad.jsonl"
 "$IPF" train --model "$G" --data "$tmp/bad.jsonl" --out "$tmp/x" --quiet > /dev/null 2> "$tmp/err"
 [ $? -eq 1 ] && grep -q 'bad.jsonl:5: influencer_label "horses"' "$tmp/err" || { cat "$tmp/err" >&2; fail "unknown class"; }
 "$IPF" train --model "$G" --data "$tmp/m.jsonl" --out "$tmp/x" --inception-blocks 2 --quiet > /dev/null 2> "$tmp/err"
-[ $? -eq 1 ] && grep -q "not available" "$tmp/err" || { cat "$tmp/err" >&2; fail "unsupported fine-tuning"; }
+[ $? -eq 1 ] && grep -q "has no image encoder" "$tmp/err" || { cat "$tmp/err" >&2; fail "fine-tuning without an encoder"; }
+"$IPF" train --model "$G" --data "$tmp/m.jsonl" --out "$tmp/x" --bert-layers 1 --quiet > /dev/null 2> "$tmp/err"
+[ $? -eq 1 ] && grep -q "not available" "$tmp/err" || { cat "$tmp/err" >&2; fail "unsupported BERT fine-tuning"; }
 "$IPF" train --model "$G" --out "$tmp/x" > /dev/null 2> "$tmp/err"
 [ $? -eq 2 ] || fail "missing --data should exit 2"
 "$IPF" train --model "$G" --data "$tmp/m.jsonl" --out "$tmp/x" --lr 1e30 --epochs 5 --checkpoint "$tmp/ckN" --quiet \

@@ -313,8 +313,8 @@ TEST(train_api_options) {
     float *p = init_params(&l, 1);
     ipf_trainer *t;
     ipf_err e = {{0}};
-    o.inception_trainable_blocks = 2;
-    CHECK_EQ_INT(train_create_raw(&c, p, &o, &t, &e), IPF_ERR_UNSUPPORTED);
+    o.inception_trainable_blocks = 12; /* there are 11 mixed blocks */
+    CHECK_EQ_INT(train_create_raw(&c, p, &o, &t, &e), IPF_ERR_INVALID_ARGUMENT);
     CHECK(strstr(e.msg, "inception_trainable_blocks") != NULL);
     ipf_train_options_default(&o);
     o.bert_trainable_layers = 1;
