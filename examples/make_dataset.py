@@ -183,7 +183,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--out', required=True)
     ap.add_argument('--influencers', type=int, default=56)
-    ap.add_argument('--posts', type=int, default=20, help='mean posts per influencer (varies +-30%%)')
+    ap.add_argument('--posts', type=int, default=20, help='median posts per influencer')
+    ap.add_argument('--posts-spread', type=float, default=0.5, help='sigma of log(post count)')
     ap.add_argument('--size', type=int, default=160, help='image side in pixels')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--label-fraction', type=float, default=0.6, help='posts that carry a post label')
@@ -195,7 +196,8 @@ def main():
     for i in range(a.influencers):
         topic = TOPICS[i % len(TOPICS)]
         name = 'influencer_%03d' % i
-        n = max(3, int(round(a.posts * rng.uniform(0.7, 1.3))))
+        # post counts vary a lot between influencers (log-normal around --posts)
+        n = int(np.clip(round(a.posts * math.exp(rng.normal(0, a.posts_spread))), 3, 4 * a.posts))
         for j in range(n):
             u = rng.random()
             if u < a.on_topic:

@@ -1,27 +1,13 @@
-/* heads.c — small ops of the profiler heads: relu, tanh, attention pooling,
- * softmax, softmax cross-entropy, dropout.  Each mirrors a PyTorch op (named
- * in kernels.h).  The plain-C reference is the only path: these ops touch a
- * few thousand floats per influencer, far below where BLAS or oneDNN pays
- * for its call overhead.  Accumulations run in double so the reference does
+/* heads.c — small ops of the profiler heads: tanh, attention pooling,
+ * softmax cross-entropy, dropout (relu and the class softmax are the image
+ * and text ops').  Each mirrors a PyTorch op (named in kernels.h).  The
+ * plain-C reference is the only path: these ops touch a few thousand floats
+ * per influencer, far below where BLAS or oneDNN pays for its call overhead.  Accumulations run in double so the reference does
  * not share float rounding with anything it is compared to.
  * Letters: n elements, M rows, C classes, P posts, D value width, A key width. */
 #include "kernels.h"
 
 #include <math.h>
-
-/* ---- relu ---------------------------------------------------------------- */
-
-void vec_relu_forward_ref(float *y, const float *x, size_t n) { // y (n), x (n)
-    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
-}
-
-void vec_relu_backward_ref(float *dx, const float *dy, const float *y, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (y[i] > 0.0f) dx[i] += dy[i];
-}
-
-void vec_relu_forward(float *y, const float *x, size_t n) { vec_relu_forward_ref(y, x, n); }
-void vec_relu_backward(float *dx, const float *dy, const float *y, size_t n) { vec_relu_backward_ref(dx, dy, y, n); }
 
 /* ---- tanh ---------------------------------------------------------------- */
 
@@ -36,7 +22,7 @@ void tanh_backward_ref(float *dx, const float *dy, const float *y, size_t n) {
 void tanh_forward(float *y, const float *x, size_t n) { tanh_forward_ref(y, x, n); }
 void tanh_backward(float *dx, const float *dy, const float *y, size_t n) { tanh_backward_ref(dx, dy, y, n); }
 
-/* ---- softmax ------------------------------------------------------------- */
+/* ---- softmax of one row (for attention and cross-entropy) ------------------------------------------------------------- */
 
 /* One row, max-subtracted so large logits do not overflow. */
 static void softmax_row(float *p, const float *x, int C) {
@@ -46,25 +32,6 @@ static void softmax_row(float *p, const float *x, int C) {
     double sum = 0;
     for (int j = 0; j < C; j++) sum += exp((double)x[j] - mx);
     for (int j = 0; j < C; j++) p[j] = (float)(exp((double)x[j] - mx) / sum);
-}
-
-void vec_softmax_forward_ref(float *p, const float *x, int M, int C) { // p (M,C), x (M,C)
-    if (C <= 0) return;
-    for (int m = 0; m < M; m++) softmax_row(p + (size_t)m * C, x + (size_t)m * C, C);
-}
-
-void vec_softmax_backward_ref(float *dx, const float *dp, const float *p, int M, int C) {
-    for (int m = 0; m < M; m++) {
-        const float *pr = p + (size_t)m * C, *gr = dp + (size_t)m * C;
-        double dot = 0;
-        for (int j = 0; j < C; j++) dot += (double)gr[j] * pr[j];
-        for (int j = 0; j < C; j++) dx[(size_t)m * C + j] += (float)(pr[j] * (gr[j] - dot));
-    }
-}
-
-void vec_softmax_forward(float *p, const float *x, int M, int C) { vec_softmax_forward_ref(p, x, M, C); }
-void vec_softmax_backward(float *dx, const float *dp, const float *p, int M, int C) {
-    vec_softmax_backward_ref(dx, dp, p, M, C);
 }
 
 /* ---- attention pooling ---------------------------------------------------- */

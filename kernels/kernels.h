@@ -189,14 +189,32 @@ IPF_KINTERNAL void relu_backward(float *dx, const float *dy, const float *y, siz
  * [+ C_b when accumulate].  Strides in elements: sa = {batch, row, col} of
  * A as (M,K), sb of B as (K,N), sc of C (transposes are just strides).
  * 0, or -1 with c->err (the caller may fall back to another backend). */
+typedef struct klinear_packed klinear_packed;
 typedef struct kmm_desc {
     int nb, M, N, K;
     int64_t sa[3], sb[3], sc[3];
     float alpha;
     int accumulate, has_bias;
+    int gelu;                         /* exact GELU applied to the result (post-op) */
+    const klinear_packed *packed;     /* B in a packed layout (sb ignored), or NULL */
 } kmm_desc;
 IPF_KINTERNAL int kdnnl_matmul(ipf_kctx *c, const kmm_desc *d, const float *A, const float *B, const float *bias,
                                float *C);
+
+/* A linear layer's weight W (N,K) copied into oneDNN's preferred blocked
+ * layout for y = x W^T (the layout does not depend on the row count M), made
+ * once at model load and then read-only, shareable by every session.  NULL
+ * when oneDNN cannot make one; callers then use W itself. */
+IPF_KINTERNAL klinear_packed *linear_pack(const float *W, int K, int N);
+IPF_KINTERNAL void linear_pack_free(klinear_packed *p);
+IPF_KINTERNAL size_t linear_pack_bytes(const klinear_packed *p);
+/* y(M,N) = [y +] x(M,K) . W(N,K)^T + b, then GELU if gelu (accumulate and
+ * gelu not both).  Wp (may be NULL) is W packed, used on the oneDNN backend;
+ * other backends use W.  Fusing the residual add and GELU into the product
+ * saves a pass over memory each. */
+IPF_KINTERNAL int linear_forward_ex(ipf_kctx *c, float *y, const float *x, const float *W,
+                                    const klinear_packed *Wp, const float *b, int M, int K, int N, int accumulate,
+                                    int gelu);
 
 /* Strided batched matmul, torch.matmul on strided views (attention QK^T, PV):
  * for b in [0,nb): C_b(M,N) = alpha * op(A_b) . op(B_b) + beta * C_b, where
@@ -270,19 +288,12 @@ IPF_KINTERNAL void embedding_backward_ref(float *dword, float *dpos, float *dtyp
 
 /* ===== ops: heads and training (owner: train) ===== */
 
-/* Small element-wise and per-row ops of the profiler heads (kernels/heads.c).
- * They are O(n) or O(n*D) with tiny n, so the plain-C reference is the only
- * path: <op>_forward is <op>_forward_ref.  They cannot fail.  relu and
- * softmax carry a vec_ prefix: these are the context-free vector forms; the
- * image and text ops have their own relu_forward / softmax_forward.
+/* Small ops of the profiler heads (kernels/heads.c).  They are O(n) or
+ * O(n*D) with tiny n, so the plain-C reference is the only path:
+ * <op>_forward is <op>_forward_ref.  They cannot fail.  The heads' ReLU and
+ * class softmax are the image ops' relu_forward/relu_backward and the text
+ * ops' softmax_forward/softmax_backward (mask NULL, scale 1).
  * Letters: n elements, M rows, C classes, P posts, D value width, A key width. */
-
-/* y = max(x, 0)   (torch.relu); y may alias x. */
-IPF_KINTERNAL void vec_relu_forward(float *y, const float *x, size_t n);
-IPF_KINTERNAL void vec_relu_forward_ref(float *y, const float *x, size_t n);
-/* dx += dy * (y > 0), from the forward OUTPUT y (so in-place forward is fine). */
-IPF_KINTERNAL void vec_relu_backward(float *dx, const float *dy, const float *y, size_t n);
-IPF_KINTERNAL void vec_relu_backward_ref(float *dx, const float *dy, const float *y, size_t n);
 
 /* y = tanh(x)   (torch.tanh); y may alias x. */
 IPF_KINTERNAL void tanh_forward(float *y, const float *x, size_t n);
@@ -305,13 +316,6 @@ IPF_KINTERNAL void attpool_backward(float *dv, float *dr, float *drc, const floa
                                     const float *v, const float *r, const float *rc, int P, int D, int A);
 IPF_KINTERNAL void attpool_backward_ref(float *dv, float *dr, float *drc, const float *dh, const float *alpha,
                                         const float *v, const float *r, const float *rc, int P, int D, int A);
-
-/* Row-wise softmax (torch.softmax(x, dim=-1)): x (M,C) -> p (M,C); p may alias x. */
-IPF_KINTERNAL void vec_softmax_forward(float *p, const float *x, int M, int C);
-IPF_KINTERNAL void vec_softmax_forward_ref(float *p, const float *x, int M, int C);
-/* dx += p * (dp - <dp, p>) per row, from the forward output p. */
-IPF_KINTERNAL void vec_softmax_backward(float *dx, const float *dp, const float *p, int M, int C);
-IPF_KINTERNAL void vec_softmax_backward_ref(float *dx, const float *dp, const float *p, int M, int C);
 
 /* Softmax cross-entropy, mean over labelled rows
  * (torch.nn.functional.cross_entropy with ignore_index): logits (M,C),

@@ -61,7 +61,7 @@ static void linear_backward_blas(float *dx, float *dW, float *db, const float *d
 /* y(M,N) = x(M,K) . W^T: W (N,K) read as a (K,N) view with strides (1,K). */
 static int linear_forward_dnnl(ipf_kctx *c, float *y, const float *x, const float *W, const float *b, int M, int K,
                                int N) {
-    kmm_desc d = {1, M, N, K, {0, K, 1}, {0, 1, K}, {0, N, 1}, 1.0f, 0, b != NULL};
+    kmm_desc d = {1, M, N, K, {0, K, 1}, {0, 1, K}, {0, N, 1}, 1.0f, 0, b != NULL, 0, NULL};
     return kdnnl_matmul(c, &d, x, W, b, y);
 }
 
@@ -70,11 +70,11 @@ static int linear_forward_dnnl(ipf_kctx *c, float *y, const float *x, const floa
 static void linear_backward_dnnl(ipf_kctx *c, float *dx, float *dW, float *db, const float *dy, const float *x,
                                  const float *W, int M, int K, int N) {
     if (dx) { /* dx(M,K) += dy(M,N) . W(N,K) */
-        kmm_desc d = {1, M, K, N, {0, N, 1}, {0, K, 1}, {0, K, 1}, 1.0f, 1, 0};
+        kmm_desc d = {1, M, K, N, {0, N, 1}, {0, K, 1}, {0, K, 1}, 1.0f, 1, 0, 0, NULL};
         if (kdnnl_matmul(c, &d, dy, W, NULL, dx)) linear_backward_blas(dx, NULL, NULL, dy, x, W, M, K, N);
     }
     if (dW) { /* dW(N,K) += dy^T(N,M) . x(M,K), dy^T a strided view */
-        kmm_desc d = {1, N, K, M, {0, 1, N}, {0, K, 1}, {0, K, 1}, 1.0f, 1, 0};
+        kmm_desc d = {1, N, K, M, {0, 1, N}, {0, K, 1}, {0, K, 1}, 1.0f, 1, 0, 0, NULL};
         if (kdnnl_matmul(c, &d, dy, x, NULL, dW)) linear_backward_blas(NULL, dW, NULL, dy, x, W, M, K, N);
     }
     if (db) linear_backward_blas(NULL, NULL, db, dy, x, W, M, K, N);
@@ -100,4 +100,32 @@ int linear_backward(ipf_kctx *c, float *dx, float *dW, float *db, const float *d
     case KB_ONEDNN: linear_backward_dnnl(c, dx, dW, db, dy, x, W, M, K, N); return 0;
     default: linear_backward_blas(dx, dW, db, dy, x, W, M, K, N); return 0;
     }
+}
+
+int linear_forward_ex(ipf_kctx *c, float *y, const float *x, const float *W, const klinear_packed *Wp,
+                      const float *b, int M, int K, int N, int accumulate, int gelu) {
+    if (M <= 0 || N <= 0) return 0;
+    int be = kctx_pick(c, 1, 1);
+    if (be == KB_ONEDNN) {
+        kmm_desc d = {1, M, N, K, {0, K, 1}, {0, 1, K}, {0, N, 1}, 1.0f, accumulate, b != NULL, gelu, Wp};
+        if (!kdnnl_matmul(c, &d, x, W, b, y)) return 0;
+        be = KB_OPENBLAS; /* no primitive for this shape */
+    }
+    if (!accumulate) {
+        if (be == KB_REF) linear_forward_ref(y, x, W, b, M, K, N);
+        else linear_forward_blas(y, x, W, b, M, K, N);
+    } else if (be == KB_REF) {
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n++) {
+                double acc = b ? b[n] : 0.0;
+                for (int k = 0; k < K; k++) acc += (double)x[(size_t)m * K + k] * W[(size_t)n * K + k];
+                y[(size_t)m * N + n] = (float)(acc + y[(size_t)m * N + n]);
+            }
+    } else {
+        if (b)
+            for (int m = 0; m < M; m++)
+                for (int n = 0; n < N; n++) y[(size_t)m * N + n] += b[n];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W, K, 1.0f, y, N);
+    }
+    return gelu ? gelu_forward(c, y, y, (size_t)M * N) : 0;
 }

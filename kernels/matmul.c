@@ -47,7 +47,7 @@ static int bmm_do(ipf_kctx *c, int be, int nb, int ta, int tb, int M, int N, int
                   int lda, size_t sA, const float *B, int ldb, size_t sB, float beta, float *C, int ldc, size_t sC) {
     if (be == KB_ONEDNN) {
         kmm_desc d = {nb, M, N, K, {(int64_t)sA, ta ? 1 : lda, ta ? lda : 1}, {(int64_t)sB, tb ? 1 : ldb, tb ? ldb : 1},
-                      {(int64_t)sC, ldc, 1}, alpha, beta != 0.0f, 0};
+                      {(int64_t)sC, ldc, 1}, alpha, beta != 0.0f, 0, 0, NULL};
         if (!kdnnl_matmul(c, &d, A, B, NULL, C)) return 0;
         be = KB_OPENBLAS;
     }

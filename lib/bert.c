@@ -122,10 +122,38 @@ static ipf_status get(bert *b, st_file *f, const char *base, const char *suffix,
 
 const bert_config *bert_get_config(const bert *b) { return &b->cfg; }
 
+/* oneDNN-packed weights for inference (see bert_layer); a failed pack just
+ * leaves NULL and the plain weights are used.  The last layer only runs
+ * [CLS]-only in inference, so it gets Q and K|V packs instead of QKV. */
+static void bert_pack(bert *b) {
+    const int D = b->cfg.hidden, F = b->cfg.intermediate;
+    for (int l = 0; l < b->cfg.layers; l++) {
+        bert_layer *L = &b->layer[l];
+        const klinear_packed *pk[6] = {L->pk_qkv, L->pk_q, L->pk_kv, L->pk_o, L->pk_i, L->pk_f};
+        for (int i = 0; i < 6; i++) linear_pack_free((klinear_packed *)pk[i]);
+        if (l < b->cfg.layers - 1) {
+            L->pk_qkv = linear_pack(L->Wqkv, D, 3 * D);
+            L->pk_q = L->pk_kv = NULL;
+        } else {
+            L->pk_qkv = NULL;
+            L->pk_q = linear_pack(L->Wqkv, D, D);
+            L->pk_kv = linear_pack(L->Wqkv + (size_t)D * D, D, 2 * D);
+        }
+        L->pk_o = linear_pack(L->Wo, D, D);
+        L->pk_i = linear_pack(L->Wi, D, F);
+        L->pk_f = linear_pack(L->Wf, F, D);
+    }
+}
+
 void bert_free(void *p) {
     bert *b = p;
     if (!b) return;
     st_close(b->st);
+    for (int l = 0; b->layer && l < b->cfg.layers; l++) {
+        bert_layer *L = &b->layer[l];
+        const klinear_packed *pk[6] = {L->pk_qkv, L->pk_q, L->pk_kv, L->pk_o, L->pk_i, L->pk_f};
+        for (int i = 0; i < 6; i++) linear_pack_free((klinear_packed *)pk[i]);
+    }
     for (size_t i = 0; i < b->nowned; i++) free(b->owned[i]);
     free(b->owned);
     free(b->layer);
@@ -186,6 +214,7 @@ ipf_status bert_load(const char *dir, bert **out, ipf_err *e) {
         GETL(ln2_w, ln2_b, "output.LayerNorm", D, 0)
 #undef GETL
     }
+    bert_pack(b);
     *out = b;
     return IPF_OK;
 fail:
@@ -249,6 +278,7 @@ ipf_status bert_load_layers(bert *b, st_file *f, const char *prefix, int *n_load
         }
     }
     if (n_loaded) *n_loaded = count;
+    if (count) bert_pack(b);
     return IPF_OK;
 }
 
@@ -334,9 +364,10 @@ int bert_layer_forward(const bert_config *c, const bert_layer *L, ipf_kctx *k, f
             memcpy(xq + (size_t)i * D, x + (size_t)off * D, sizeof(float) * (size_t)D);
             off += lens[i];
         }
-        if (linear_forward(k, qkv, x, Wkv, bkv, total, D, 2 * D) || linear_forward(k, q, xq, L->Wqkv, L->bqkv, n, D, D))
+        if (linear_forward_ex(k, qkv, x, Wkv, L->pk_kv, bkv, total, D, 2 * D, 0, 0) ||
+            linear_forward_ex(k, q, xq, L->Wqkv, L->pk_q, L->bqkv, n, D, D, 0, 0))
             return -1;
-    } else if (linear_forward(k, qkv, x, L->Wqkv, L->bqkv, total, D, 3 * D)) {
+    } else if (linear_forward_ex(k, qkv, x, L->Wqkv, L->pk_qkv, L->bqkv, total, D, 3 * D, 0, 0)) {
         return -1;
     }
     const float scale = 1.0f / sqrtf((float)dh);
@@ -356,17 +387,21 @@ int bert_layer_forward(const bert_config *c, const bert_layer *L, ipf_kctx *k, f
         P += (size_t)H * Tq * T;
         off += T;
     }
-    const float *xres = cls_only ? xq : x;
-    if (linear_forward(k, attn, ctx, L->Wo, L->bo, nq, D, D)) return -1;
-    for (size_t j = 0; j < (size_t)nq * D; j++) attn[j] += xres[j];
-    if (layernorm_forward(k, ln1, sv ? sv->mean1 : NULL, sv ? sv->rstd1 : NULL, attn, L->ln1_w, L->ln1_b, nq, D, c->eps) ||
-        linear_forward(k, h, ln1, L->Wi, L->bi, nq, D, F))
+    /* attn = x + ctx Wo^T + bo: the residual is accumulated by the product */
+    memcpy(attn, cls_only ? xq : x, sizeof(float) * (size_t)nq * D);
+    if (linear_forward_ex(k, attn, ctx, L->Wo, L->pk_o, L->bo, nq, D, D, 1, 0) ||
+        layernorm_forward(k, ln1, sv ? sv->mean1 : NULL, sv ? sv->rstd1 : NULL, attn, L->ln1_w, L->ln1_b, nq, D,
+                          c->eps))
         return -1;
-    if (sv) { /* keep the GELU input; the output goes to a separate buffer */
-        memcpy(sv->hpre, h, sizeof(float) * (size_t)nq * F);
+    if (sv) { /* training keeps the GELU input */
+        if (linear_forward_ex(k, sv->hpre, ln1, L->Wi, L->pk_i, L->bi, nq, D, F, 0, 0) ||
+            gelu_forward(k, h, sv->hpre, (size_t)nq * F))
+            return -1;
+    } else if (linear_forward_ex(k, h, ln1, L->Wi, L->pk_i, L->bi, nq, D, F, 0, 1)) {
+        return -1;
     }
-    if (gelu_forward(k, h, h, (size_t)nq * F) || linear_forward(k, out, h, L->Wf, L->bf, nq, F, D)) return -1;
-    for (size_t j = 0; j < (size_t)nq * D; j++) out[j] += ln1[j];
+    memcpy(out, ln1, sizeof(float) * (size_t)nq * D); /* FFN residual, accumulated likewise */
+    if (linear_forward_ex(k, out, h, L->Wf, L->pk_f, L->bf, nq, F, D, 1, 0)) return -1;
     if (sv) memcpy(sv->res2, out, sizeof(float) * (size_t)nq * D);
     return layernorm_forward(k, out, sv ? sv->mean2 : NULL, sv ? sv->rstd2 : NULL, out, L->ln2_w, L->ln2_b, nq, D,
                              c->eps);

@@ -94,6 +94,10 @@ struct bert_layer {
     const float *Wi, *bi;       /* (F,D) (F)   intermediate.dense */
     const float *Wf, *bf;       /* (D,F) (D)   output.dense */
     const float *ln2_w, *ln2_b; /* (D)         output.LayerNorm */
+    /* oneDNN-packed copies of the weights (NULL when unavailable, and always
+     * in a bert_train): pk_qkv for full layers, pk_q/pk_kv (rows 0..D and
+     * D..3D of Wqkv) for the [CLS]-only last layer. */
+    const klinear_packed *pk_qkv, *pk_q, *pk_kv, *pk_o, *pk_i, *pk_f;
 };
 
 /* Activations one layer keeps for backward.  bert_layer_forward points the

@@ -2,6 +2,7 @@
  * model what it holds:
  *   profiler.safetensors                              required
  *   bert/{config.json,vocab.txt,model.safetensors}    optional text encoder + tokenizer
+ *     (spiece.model or sentencepiece.model instead of vocab.txt: SentencePiece)
  *   inception/model.safetensors                       optional image encoder */
 #include "bert.h"
 #include "image.h"
@@ -16,17 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-/* TEMPORARY (api branch only): the encoder modules land in main later; weak
- * references let this file link before they do.  Removed at that merge. */
-#pragma weak bert_load
-#pragma weak bert_free
-#pragma weak bert_get_config
-#pragma weak tokenizer_load_vocab
-#pragma weak tokenizer_free
-#pragma weak tokenizer_vocab_size
-#pragma weak inception_load
-#pragma weak inception_free
 
 static int exists(const char *path) {
     struct stat st;
@@ -64,16 +54,24 @@ static ipf_status load_text(ipf_model *m, const char *dir, const prof_model *pro
     ipf_err *e = ipf_tls_err();
     if ((st = join(path, sizeof path, bdir, "vocab.txt"))) return st;
     if (exists(path)) {
-        if (!tokenizer_load_vocab) return ipf_fail(NULL, IPF_ERR_UNSUPPORTED, "%s: this build has no tokenizer", path);
         tokenizer *tk;
         if ((st = tokenizer_load_vocab(path, bert_lower_case(bdir), &tk, e))) return st;
         ipf_model_set_part(m, IPF_PART_TOKENIZER, tk, tokenizer_free);
+    } else { /* a SentencePiece model instead of a WordPiece vocabulary */
+        static const char *const spm_names[] = {"spiece.model", "sentencepiece.model"};
+        for (size_t i = 0; i < 2; i++) {
+            if ((st = join(path, sizeof path, bdir, spm_names[i]))) return st;
+            if (!exists(path)) continue;
+            tokenizer *tk;
+            if ((st = tokenizer_load_spm(path, &tk, e))) return st;
+            ipf_model_set_part(m, IPF_PART_TOKENIZER, tk, tokenizer_free);
+            break;
+        }
     }
     if ((st = join(path, sizeof path, bdir, "config.json"))) return st;
     char weights[PATH_MAX];
     if ((st = join(weights, sizeof weights, bdir, "model.safetensors"))) return st;
     if (!exists(path) && !exists(weights)) return IPF_OK; /* a tokenizer alone */
-    if (!bert_load) return ipf_fail(NULL, IPF_ERR_UNSUPPORTED, "%s: this build has no BERT", bdir);
     bert *b;
     if ((st = bert_load(bdir, &b, e))) return st;
     ipf_model_set_part(m, IPF_PART_BERT, b, bert_free);
@@ -95,7 +93,6 @@ static ipf_status load_image(ipf_model *m, const char *dir, const prof_model *pr
     if (prof->cfg.img_pool != INCEPTION_POOL_DIM)
         return ipf_fail(NULL, IPF_ERR_SHAPE, "%s/profiler.safetensors: img_pool %d, but Inception-v3 gives %d", dir,
                         prof->cfg.img_pool, INCEPTION_POOL_DIM);
-    if (!inception_load) return ipf_fail(NULL, IPF_ERR_UNSUPPORTED, "%s: this build has no Inception-v3", path);
     inception *inc;
     if ((st = inception_load(path, prof->cfg.transform_input, &inc, ipf_tls_err()))) return st;
     ipf_model_set_part(m, IPF_PART_INCEPTION, inc, inception_free);

@@ -10,6 +10,7 @@
  *   h = sum_i alpha_i vd_i, hd = dropout(h)       (D)
  *   inf logits = inf_head.2(relu(inf_head.0(hd))) (C_i)
  *   loss = CE(inf) + lambda * mean over labelled posts CE(post)
+ * and the batch loss is the mean over the influencers.
  * Dropout multipliers are kept (0 or 1/(1-p)) so backward reuses them. */
 #include "train.h"
 
@@ -19,31 +20,57 @@
 
 void prof_acts_free(prof_acts *a) {
     free(a->xi);
+    free(a->h);
     memset(a, 0, sizeof *a);
 }
 
 static int imax(int a, int b) { return a > b ? a : b; }
 
-/* One arena for all activations of up to n posts; a->xi is its base. */
-static ipf_status acts_reserve(prof_acts *a, const prof_config *c, int n, ipf_err *e) {
-    if ((size_t)n <= a->cap_n && a->xi) return IPF_OK;
-    size_t N = (size_t)n, I = c->img_dim, X = c->text_dim, D = c->post_dim, A = c->att_dim, H = c->head_hidden;
-    size_t wide = (size_t)imax(imax(c->head_hidden, c->att_dim), c->img_dim);
-    size_t sizes[] = {N * I, N * (I + X), N * D, N * D, N * D, N * H, N * c->n_post, N * A, N,
-                      D, D, D, H, (size_t)c->n_inf, N * (I + X), N * D, N * wide, c->n_inf + H + 2 * D};
+static int carve(float **base, float **const *slots, const size_t *sizes, size_t n, size_t extra_doubles) {
     size_t total = 0;
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += sizes[i];
-    float *base = ipf_calloc_array(total, sizeof(float));
-    if (!base) return ipf_fail(e, IPF_ERR_OUT_OF_MEMORY, "out of memory for training activations of %d posts", n);
-    free(a->xi);
-    float **slots[] = {&a->xi, &a->x, &a->v, &a->mv, &a->vd, &a->ph, &a->pl, &a->r, &a->alpha,
-                       &a->h, &a->mh, &a->hd, &a->ih, &a->il, &a->dx, &a->dv, &a->dtmp, &a->ds};
-    float *p = base;
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    for (size_t i = 0; i < n; i++) total += sizes[i];
+    float *p = ipf_calloc_array(total + 2 * extra_doubles + 2, sizeof(float));
+    if (!p) return -1;
+    *base = p;
+    for (size_t i = 0; i < n; i++) {
         *slots[i] = p;
         p += sizes[i];
     }
-    a->cap_n = N;
+    return 0;
+}
+
+/* Per-post arrays (base a->xi) for P posts, per-influencer arrays (base a->h) for S. */
+static ipf_status acts_reserve(prof_acts *a, const prof_config *c, int P, int S, ipf_err *e) {
+    size_t N = (size_t)P, I = c->img_dim, X = c->text_dim, D = c->post_dim, A = c->att_dim, H = c->head_hidden;
+    if (N > a->cap_p || !a->xi) {
+        size_t wide = (size_t)imax(imax(imax(c->head_hidden, c->att_dim), c->img_dim), c->n_post);
+        size_t sizes[] = {N * I, N * (I + X), N * D, N * D, N * D, N * H, N * c->n_post, N * A, N,
+                          N * (I + X), N * D, N * wide};
+        float **slots[] = {&a->xi, &a->x, &a->v, &a->mv, &a->vd, &a->ph, &a->pl, &a->r, &a->alpha,
+                           &a->dx, &a->dv, &a->dtmp};
+        float *old = a->xi, *base;
+        if (carve(&base, slots, sizes, sizeof sizes / sizeof sizes[0], 0))
+            return ipf_fail(e, IPF_ERR_OUT_OF_MEMORY, "out of memory for training activations of %d posts", P);
+        free(old);
+        a->cap_p = N;
+    }
+    if ((size_t)S > a->cap_s || !a->h) {
+        size_t M = (size_t)S;
+        size_t sizes[] = {M * D, M * D, M * D, M * H, M * c->n_inf, M * (c->n_inf + H + 2 * D)};
+        float **slots[] = {&a->h, &a->mh, &a->hd, &a->ih, &a->il, &a->ds};
+        float *old = a->h, *base;
+        if (carve(&base, slots, sizes, sizeof sizes / sizeof sizes[0], 3 * M))
+            return ipf_fail(e, IPF_ERR_OUT_OF_MEMORY, "out of memory for training activations of %d influencers", S);
+        free(old);
+        /* the doubles follow the floats, 8-byte aligned */
+        size_t total = 0;
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += sizes[i];
+        uintptr_t d = ((uintptr_t)(base + total) + 7) & ~(uintptr_t)7;
+        a->seg_loss = (double *)d;
+        a->seg_li = a->seg_loss + M;
+        a->seg_lp = a->seg_li + M;
+        a->cap_s = M;
+    }
     return IPF_OK;
 }
 
@@ -89,18 +116,27 @@ static ipf_status kfail(ipf_kctx *k, ipf_err *e, const char *what) {
 ipf_status prof_train_forward(ipf_kctx *k, const prof_train_in *in, prof_acts *a, double *loss, double *loss_inf,
                               double *loss_post, ipf_err *e) {
     const prof_config *c = in->cfg;
-    int n = in->n, I = c->img_dim, X = c->text_dim, D = c->post_dim, A = c->att_dim, H = c->head_hidden;
-    if (n < 1) return ipf_fail(e, IPF_ERR_INVALID_ARGUMENT, "profiler training: an influencer needs at least 1 post");
-    if (in->y_inf >= c->n_inf)
-        return ipf_fail(e, IPF_ERR_INVALID_ARGUMENT, "profiler training: influencer label %d out of range", in->y_inf);
-    ipf_status st = acts_reserve(a, c, n, e);
+    int S = in->n_seg, I = c->img_dim, X = c->text_dim, D = c->post_dim, A = c->att_dim, H = c->head_hidden;
+    if (S < 1 || !in->seg || in->seg[0] != 0)
+        return ipf_fail(e, IPF_ERR_INVALID_ARGUMENT, "profiler training: bad batch (%d influencers)", S);
+    for (int b = 0; b < S; b++) {
+        if (in->seg[b + 1] <= in->seg[b])
+            return ipf_fail(e, IPF_ERR_INVALID_ARGUMENT, "profiler training: influencer %d of the batch has no posts",
+                            b);
+        if (in->y_inf[b] >= c->n_inf)
+            return ipf_fail(e, IPF_ERR_INVALID_ARGUMENT, "profiler training: influencer label %d out of range",
+                            in->y_inf[b]);
+    }
+    int n = in->seg[S];
+    ipf_status st = acts_reserve(a, c, n, S, e);
     if (st) return st;
     a->n = n;
-    size_t nI = (size_t)n * I, nD = (size_t)n * D;
+    a->n_seg = S;
+    size_t nD = (size_t)n * D;
 
     if (linear_forward(k, a->xi, in->pool, PARAM(in, PT_IMG_W), PARAM(in, PT_IMG_B), n, c->img_pool, I))
         return kfail(k, e, "img_proj");
-    relu_inplace(a->xi, nI);
+    relu_inplace(a->xi, (size_t)n * I);
     for (int i = 0; i < n; i++) { /* x = [x_I ; x_T], image first */
         memcpy(a->x + (size_t)i * (I + X), a->xi + (size_t)i * I, sizeof(float) * I);
         memcpy(a->x + (size_t)i * (I + X) + I, in->xt + (size_t)i * X, sizeof(float) * X);
@@ -117,13 +153,10 @@ ipf_status prof_train_forward(ipf_kctx *k, const prof_train_in *in, prof_acts *a
     if (linear_forward(k, a->pl, a->ph, PARAM(in, PT_PH2_W), PARAM(in, PT_PH2_B), n, H, c->n_post))
         return kfail(k, e, "post_head.2");
 
-    if (in->pooling == POOL_MEAN) {
-        for (int i = 0; i < n; i++) a->alpha[i] = 1.0f / (float)n;
-    } else {
+    if (in->pooling != POOL_MEAN) {
         if (linear_forward(k, a->r, a->vd, PARAM(in, PT_ATT_W), PARAM(in, PT_ATT_B), n, D, A))
             return kfail(k, e, "attention.proj");
         const float *ctx = PARAM(in, PT_ATT_C);
-        double mx = -INFINITY;
         for (int i = 0; i < n; i++) {
             float *r = a->r + (size_t)i * A;
             double s = 0;
@@ -132,40 +165,57 @@ ipf_status prof_train_forward(ipf_kctx *k, const prof_train_in *in, prof_acts *a
                 s += (double)r[j] * ctx[j];
             }
             a->alpha[i] = (float)s;
-            mx = s > mx ? s : mx;
         }
-        double z = 0;
-        for (int i = 0; i < n; i++) z += exp(a->alpha[i] - mx);
-        for (int i = 0; i < n; i++) a->alpha[i] = (float)(exp(a->alpha[i] - mx) / z);
     }
-    for (int j = 0; j < D; j++) {
-        double s = 0;
-        for (int i = 0; i < n; i++) s += (double)a->alpha[i] * a->vd[(size_t)i * D + j];
-        a->h[j] = (float)s;
+    for (int b = 0; b < S; b++) {
+        int lo = in->seg[b], hi = in->seg[b + 1];
+        if (in->pooling == POOL_MEAN) {
+            for (int i = lo; i < hi; i++) a->alpha[i] = 1.0f / (float)(hi - lo);
+        } else {
+            double mx = -INFINITY, z = 0;
+            for (int i = lo; i < hi; i++) mx = a->alpha[i] > mx ? a->alpha[i] : mx;
+            for (int i = lo; i < hi; i++) z += exp(a->alpha[i] - mx);
+            for (int i = lo; i < hi; i++) a->alpha[i] = (float)(exp(a->alpha[i] - mx) / z);
+        }
+        float *h = a->h + (size_t)b * D;
+        for (int j = 0; j < D; j++) {
+            double s = 0;
+            for (int i = lo; i < hi; i++) s += (double)a->alpha[i] * a->vd[(size_t)i * D + j];
+            h[j] = (float)s;
+        }
     }
-    make_mask(a->mh, (size_t)D, in->mask_h, in->rng, in->dropout);
-    for (int j = 0; j < D; j++) a->hd[j] = a->h[j] * a->mh[j];
-    if (linear_forward(k, a->ih, a->hd, PARAM(in, PT_IH1_W), PARAM(in, PT_IH1_B), 1, D, H))
+    make_mask(a->mh, (size_t)S * D, in->mask_h, in->rng, in->dropout);
+    for (size_t j = 0; j < (size_t)S * D; j++) a->hd[j] = a->h[j] * a->mh[j];
+    if (linear_forward(k, a->ih, a->hd, PARAM(in, PT_IH1_W), PARAM(in, PT_IH1_B), S, D, H))
         return kfail(k, e, "inf_head.0");
-    relu_inplace(a->ih, (size_t)H);
-    if (linear_forward(k, a->il, a->ih, PARAM(in, PT_IH2_W), PARAM(in, PT_IH2_B), 1, H, c->n_inf))
+    relu_inplace(a->ih, (size_t)S * H);
+    if (linear_forward(k, a->il, a->ih, PARAM(in, PT_IH2_W), PARAM(in, PT_IH2_B), S, H, c->n_inf))
         return kfail(k, e, "inf_head.2");
 
-    double li = in->y_inf >= 0 ? softmax_ce(a->il, c->n_inf, in->y_inf, NULL) : 0.0;
-    double lp = 0;
-    int labelled = 0;
-    for (int i = 0; i < n; i++) {
-        int y = in->y_post ? in->y_post[i] : -1;
-        if (y < 0) continue;
-        if (y >= c->n_post)
-            return ipf_fail(e, IPF_ERR_INVALID_ARGUMENT, "profiler training: post %d label %d out of range", i, y);
-        lp += softmax_ce(a->pl + (size_t)i * c->n_post, c->n_post, y, NULL);
-        labelled++;
+    double tl = 0, ti = 0, tp = 0;
+    for (int b = 0; b < S; b++) {
+        double li = in->y_inf[b] >= 0 ? softmax_ce(a->il + (size_t)b * c->n_inf, c->n_inf, in->y_inf[b], NULL) : 0.0;
+        double lp = 0;
+        int labelled = 0;
+        for (int i = in->seg[b]; i < in->seg[b + 1]; i++) {
+            int y = in->y_post ? in->y_post[i] : -1;
+            if (y < 0) continue;
+            if (y >= c->n_post)
+                return ipf_fail(e, IPF_ERR_INVALID_ARGUMENT, "profiler training: post %d label %d out of range", i, y);
+            lp += softmax_ce(a->pl + (size_t)i * c->n_post, c->n_post, y, NULL);
+            labelled++;
+        }
+        if (labelled) lp /= labelled;
+        a->seg_li[b] = li;
+        a->seg_lp[b] = lp;
+        a->seg_loss[b] = li + in->lambda_post * lp;
+        tl += a->seg_loss[b];
+        ti += li;
+        tp += lp;
     }
-    if (labelled) lp /= labelled;
-    if (loss) *loss = li + in->lambda_post * lp;
-    if (loss_inf) *loss_inf = li;
-    if (loss_post) *loss_post = lp;
+    if (loss) *loss = tl / S;
+    if (loss_inf) *loss_inf = ti / S;
+    if (loss_post) *loss_post = tp / S;
     return IPF_OK;
 }
 
@@ -174,41 +224,55 @@ ipf_status prof_train_forward(ipf_kctx *k, const prof_train_in *in, prof_acts *a
 ipf_status prof_train_backward(ipf_kctx *k, const prof_train_in *in, prof_acts *a, float scale, float *grads,
                                float *dpool, float *dxt, ipf_err *e) {
     const prof_config *c = in->cfg;
-    int n = a->n, I = c->img_dim, X = c->text_dim, D = c->post_dim, A = c->att_dim, H = c->head_hidden;
+    int n = a->n, S = a->n_seg, I = c->img_dim, X = c->text_dim, D = c->post_dim, A = c->att_dim,
+        H = c->head_hidden, Ci = c->n_inf, Cp = c->n_post;
     size_t nD = (size_t)n * D;
-    float *dil = a->ds, *dih = dil + c->n_inf, *dhd = dih + H, *dh = dhd + D;
+    float w_inf = scale / (float)S; /* d(mean over influencers)/d(each) */
+    float *dil = a->ds, *dih = dil + (size_t)S * Ci, *dhd = dih + (size_t)S * H, *dh = dhd + (size_t)S * D;
     memset(a->dv, 0, nD * sizeof(float)); /* d(loss)/d(vd), accumulated from both heads */
 
-    /* influencer head and pooling */
-    if (in->y_inf >= 0) {
-        softmax_ce(a->il, c->n_inf, in->y_inf, dil);
-        dil[in->y_inf] -= 1.0f;
-        for (int j = 0; j < c->n_inf; j++) dil[j] *= scale;
-        memset(dih, 0, sizeof(float) * (size_t)(H + 2 * D));
+    /* influencer head, batched over the S influencers */
+    int any_inf = 0;
+    for (int b = 0; b < S; b++) {
+        float *d = dil + (size_t)b * Ci;
+        int y = in->y_inf[b];
+        if (y < 0) {
+            memset(d, 0, sizeof(float) * Ci);
+            continue;
+        }
+        any_inf = 1;
+        softmax_ce(a->il + (size_t)b * Ci, Ci, y, d);
+        d[y] -= 1.0f;
+        for (int j = 0; j < Ci; j++) d[j] *= w_inf;
+    }
+    if (any_inf) {
+        memset(dih, 0, sizeof(float) * (size_t)S * (H + 2 * D));
         if (linear_backward(k, dih, GRAD(grads, in, PT_IH2_W), GRAD(grads, in, PT_IH2_B), dil, a->ih,
-                            PARAM(in, PT_IH2_W), 1, H, c->n_inf))
+                            PARAM(in, PT_IH2_W), S, H, Ci))
             return kfail(k, e, "inf_head.2 backward");
-        relu_backward_inplace(dih, a->ih, (size_t)H);
+        relu_backward_inplace(dih, a->ih, (size_t)S * H);
         if (linear_backward(k, dhd, GRAD(grads, in, PT_IH1_W), GRAD(grads, in, PT_IH1_B), dih, a->hd,
-                            PARAM(in, PT_IH1_W), 1, D, H))
+                            PARAM(in, PT_IH1_W), S, D, H))
             return kfail(k, e, "inf_head.0 backward");
-        for (int j = 0; j < D; j++) dh[j] = dhd[j] * a->mh[j];
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < D; j++) a->dv[(size_t)i * D + j] += a->alpha[i] * dh[j];
-        if (in->pooling != POOL_MEAN) {
+        for (size_t j = 0; j < (size_t)S * D; j++) dh[j] = dhd[j] * a->mh[j];
+        float *dz = a->dtmp; /* (P,A) */
+        const float *ctx = PARAM(in, PT_ATT_C);
+        float *dctx = GRAD(grads, in, PT_ATT_C);
+        float *dalpha = a->dx; /* (P) borrowed; dx is cleared below */
+        for (int b = 0; b < S; b++) {
+            const float *dhb = dh + (size_t)b * D;
+            for (int i = in->seg[b]; i < in->seg[b + 1]; i++)
+                for (int j = 0; j < D; j++) a->dv[(size_t)i * D + j] += a->alpha[i] * dhb[j];
+            if (in->pooling == POOL_MEAN) continue;
             /* alpha = softmax(s), s_i = r_i . ctx, r = tanh(z) */
-            float *dz = a->dtmp; /* (P,A) */
-            const float *ctx = PARAM(in, PT_ATT_C);
-            float *dctx = GRAD(grads, in, PT_ATT_C);
             double dot_sum = 0;
-            float *dalpha = a->dx; /* (P) borrowed; dx is cleared below */
-            for (int i = 0; i < n; i++) {
+            for (int i = in->seg[b]; i < in->seg[b + 1]; i++) {
                 double s = 0;
-                for (int j = 0; j < D; j++) s += (double)dh[j] * a->vd[(size_t)i * D + j];
+                for (int j = 0; j < D; j++) s += (double)dhb[j] * a->vd[(size_t)i * D + j];
                 dalpha[i] = (float)s;
                 dot_sum += s * a->alpha[i];
             }
-            for (int i = 0; i < n; i++) {
+            for (int i = in->seg[b]; i < in->seg[b + 1]; i++) {
                 float ds = (float)(a->alpha[i] * (dalpha[i] - dot_sum));
                 const float *r = a->r + (size_t)i * A;
                 float *dzi = dz + (size_t)i * A;
@@ -217,38 +281,45 @@ ipf_status prof_train_backward(ipf_kctx *k, const prof_train_in *in, prof_acts *
                     dzi[j] = ds * ctx[j] * (1.0f - r[j] * r[j]);
                 }
             }
-            if (linear_backward(k, a->dv, GRAD(grads, in, PT_ATT_W), GRAD(grads, in, PT_ATT_B), dz, a->vd,
-                                PARAM(in, PT_ATT_W), n, D, A))
-                return kfail(k, e, "attention.proj backward");
         }
+        if (in->pooling != POOL_MEAN &&
+            linear_backward(k, a->dv, GRAD(grads, in, PT_ATT_W), GRAD(grads, in, PT_ATT_B), dz, a->vd,
+                            PARAM(in, PT_ATT_W), n, D, A))
+            return kfail(k, e, "attention.proj backward");
     }
 
-    /* post head over labelled posts */
-    int labelled = 0;
-    for (int i = 0; i < n; i++) labelled += in->y_post && in->y_post[i] >= 0;
-    if (labelled && in->lambda_post != 0) {
+    /* post head over the labelled posts of every influencer */
+    if (in->y_post && in->lambda_post != 0) {
         float *dpl = a->dx; /* (P,C_p) borrowed */
-        float w = scale * in->lambda_post / (float)labelled;
-        for (int i = 0; i < n; i++) {
-            float *d = dpl + (size_t)i * c->n_post;
-            int y = in->y_post[i];
-            if (y < 0) {
-                memset(d, 0, sizeof(float) * (size_t)c->n_post);
-                continue;
+        int any = 0;
+        for (int b = 0; b < S; b++) {
+            int labelled = 0;
+            for (int i = in->seg[b]; i < in->seg[b + 1]; i++) labelled += in->y_post[i] >= 0;
+            float w = labelled ? w_inf * in->lambda_post / (float)labelled : 0;
+            for (int i = in->seg[b]; i < in->seg[b + 1]; i++) {
+                float *d = dpl + (size_t)i * Cp;
+                int y = in->y_post[i];
+                if (y < 0) {
+                    memset(d, 0, sizeof(float) * Cp);
+                    continue;
+                }
+                any = 1;
+                softmax_ce(a->pl + (size_t)i * Cp, Cp, y, d);
+                d[y] -= 1.0f;
+                for (int j = 0; j < Cp; j++) d[j] *= w;
             }
-            softmax_ce(a->pl + (size_t)i * c->n_post, c->n_post, y, d);
-            d[y] -= 1.0f;
-            for (int j = 0; j < c->n_post; j++) d[j] *= w;
         }
-        float *dph = a->dtmp; /* (P,H) */
-        memset(dph, 0, sizeof(float) * (size_t)n * H);
-        if (linear_backward(k, dph, GRAD(grads, in, PT_PH2_W), GRAD(grads, in, PT_PH2_B), dpl, a->ph,
-                            PARAM(in, PT_PH2_W), n, H, c->n_post))
-            return kfail(k, e, "post_head.2 backward");
-        relu_backward_inplace(dph, a->ph, (size_t)n * H);
-        if (linear_backward(k, a->dv, GRAD(grads, in, PT_PH1_W), GRAD(grads, in, PT_PH1_B), dph, a->vd,
-                            PARAM(in, PT_PH1_W), n, D, H))
-            return kfail(k, e, "post_head.0 backward");
+        if (any) {
+            float *dph = a->dtmp; /* (P,H) */
+            memset(dph, 0, sizeof(float) * (size_t)n * H);
+            if (linear_backward(k, dph, GRAD(grads, in, PT_PH2_W), GRAD(grads, in, PT_PH2_B), dpl, a->ph,
+                                PARAM(in, PT_PH2_W), n, H, Cp))
+                return kfail(k, e, "post_head.2 backward");
+            relu_backward_inplace(dph, a->ph, (size_t)n * H);
+            if (linear_backward(k, a->dv, GRAD(grads, in, PT_PH1_W), GRAD(grads, in, PT_PH1_B), dph, a->vd,
+                                PARAM(in, PT_PH1_W), n, D, H))
+                return kfail(k, e, "post_head.0 backward");
+        }
     }
 
     /* dropout, post encoder */
@@ -274,7 +345,9 @@ ipf_status prof_train_backward(ipf_kctx *k, const prof_train_in *in, prof_acts *
 
 void prof_train_probs(const prof_train_in *in, const prof_acts *a, float *inf_probs, float *post_probs) {
     const prof_config *c = in->cfg;
-    if (inf_probs) softmax_ce(a->il, c->n_inf, -1, inf_probs);
+    if (inf_probs)
+        for (int b = 0; b < a->n_seg; b++)
+            softmax_ce(a->il + (size_t)b * c->n_inf, c->n_inf, -1, inf_probs + (size_t)b * c->n_inf);
     if (post_probs)
         for (int i = 0; i < a->n; i++)
             softmax_ce(a->pl + (size_t)i * c->n_post, c->n_post, -1, post_probs + (size_t)i * c->n_post);

@@ -374,22 +374,22 @@ int prof_encode(const prof_model *m, ipf_kctx *k, const float *pool, const float
                 float *v) {
     const prof_config *c = &m->cfg;
     const int E = c->img_pool, I = c->img_dim, X = c->text_dim, D = c->post_dim;
-    if (linear_forward(k, xi, pool, prof_param(m, PT_IMG_W), prof_param(m, PT_IMG_B), P, E, I)) return -1;
-    vec_relu_forward(xi, xi, (size_t)P * I);
+    if (linear_forward(k, xi, pool, prof_param(m, PT_IMG_W), prof_param(m, PT_IMG_B), P, E, I) ||
+        relu_forward(k, xi, xi, (size_t)P * I))
+        return -1;
     for (int p = 0; p < P; p++) { /* x = [x_I ; x_T], image first */
         memcpy(x + (size_t)p * (I + X), xi + (size_t)p * I, sizeof(float) * (size_t)I);
         memcpy(x + (size_t)p * (I + X) + I, xt + (size_t)p * X, sizeof(float) * (size_t)X);
     }
     if (linear_forward(k, v, x, prof_param(m, PT_POST_W), prof_param(m, PT_POST_B), P, I + X, D)) return -1;
-    vec_relu_forward(v, v, (size_t)P * D);
-    return 0;
+    return relu_forward(k, v, v, (size_t)P * D);
 }
 
 int prof_post_head(const prof_model *m, ipf_kctx *k, const float *v, int P, float *hid, float *logits) {
     const prof_config *c = &m->cfg;
-    if (linear_forward(k, hid, v, prof_param(m, PT_PH1_W), prof_param(m, PT_PH1_B), P, c->post_dim, c->head_hidden))
+    if (linear_forward(k, hid, v, prof_param(m, PT_PH1_W), prof_param(m, PT_PH1_B), P, c->post_dim, c->head_hidden) ||
+        relu_forward(k, hid, hid, (size_t)P * c->head_hidden))
         return -1;
-    vec_relu_forward(hid, hid, (size_t)P * c->head_hidden);
     return linear_forward(k, logits, hid, prof_param(m, PT_PH2_W), prof_param(m, PT_PH2_B), P, c->head_hidden,
                           c->n_post);
 }
@@ -405,9 +405,9 @@ int prof_attention(const prof_model *m, ipf_kctx *k, const float *v, int P, floa
 
 int prof_inf_head(const prof_model *m, ipf_kctx *k, const float *h, float *hid, float *logits) {
     const prof_config *c = &m->cfg;
-    if (linear_forward(k, hid, h, prof_param(m, PT_IH1_W), prof_param(m, PT_IH1_B), 1, c->post_dim, c->head_hidden))
+    if (linear_forward(k, hid, h, prof_param(m, PT_IH1_W), prof_param(m, PT_IH1_B), 1, c->post_dim, c->head_hidden) ||
+        relu_forward(k, hid, hid, (size_t)c->head_hidden))
         return -1;
-    vec_relu_forward(hid, hid, (size_t)c->head_hidden);
     return linear_forward(k, logits, hid, prof_param(m, PT_IH2_W), prof_param(m, PT_IH2_B), 1, c->head_hidden,
                           c->n_inf);
 }

@@ -9,21 +9,10 @@
 #include "profiler.h"
 #include "tokenizer.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-
-/* TEMPORARY (api branch only): the encoder modules land in main later; weak
- * references let this file link before they do.  Removed at that merge. */
-#pragma weak bert_get_config
-#pragma weak bert_forward_cls
-#pragma weak tokenizer_encode
-#pragma weak inception_forward
-#pragma weak image_preprocess_encoded
-#pragma weak image_cfg_default
 
 #define MAX_IDS 512 /* IPF_OPT_MAX_TOKENS' upper bound */
 
@@ -212,31 +201,6 @@ out:
     return st;
 }
 
-/* Read a whole image file, refusing one over max_bytes before reading it. */
-static ipf_status read_image_file(ipf_session *s, const char *path, const char *who, void **data, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ipf_fail(&s->err, IPF_ERR_IO, "%s: image '%s': cannot open: %s", who, path, strerror(errno));
-    struct stat st;
-    ipf_status rc = IPF_OK;
-    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
-        rc = ipf_fail(&s->err, IPF_ERR_IO, "%s: image '%s': not a regular file", who, path);
-    } else if ((int64_t)st.st_size > s->opt[IPF_OPT_MAX_IMAGE_BYTES]) {
-        rc = ipf_fail(&s->err, IPF_ERR_LIMIT, "%s: image '%s': %lld bytes, over IPF_OPT_MAX_IMAGE_BYTES (%lld)", who,
-                      path, (long long)st.st_size, (long long)s->opt[IPF_OPT_MAX_IMAGE_BYTES]);
-    } else {
-        *len = (size_t)st.st_size;
-        *data = malloc(*len ? *len : 1);
-        if (!*data) rc = ipf_fail(&s->err, IPF_ERR_OUT_OF_MEMORY, "%s: image '%s': out of memory", who, path);
-        else if (fread(*data, 1, *len, f) != *len) {
-            free(*data);
-            *data = NULL;
-            rc = ipf_fail(&s->err, IPF_ERR_IO, "%s: image '%s': read failed", who, path);
-        }
-    }
-    fclose(f);
-    return rc;
-}
-
 /* Decode and preprocess one post's image into x (3,crop,crop). */
 static ipf_status preprocess_post_image(ipf_session *s, const image_cfg *ic, const ipf_post *p, const char *who,
                                         float *x) {
@@ -245,7 +209,8 @@ static ipf_status preprocess_post_image(ipf_session *s, const image_cfg *ic, con
     void *owned = NULL;
     ipf_status st;
     if (!data) {
-        if ((st = read_image_file(s, p->image_path, who, &owned, &len))) return st;
+        if ((st = image_read_file(p->image_path, s->opt[IPF_OPT_MAX_IMAGE_BYTES], &owned, &len, &s->err)))
+            return prefix_error(s, st, who);
         data = owned;
     }
     if ((st = image_preprocess_encoded(ic, data, len, p->image_data ? "image_data" : p->image_path,
@@ -388,8 +353,9 @@ IPF_API ipf_status ipf_session_encode_posts(ipf_session *session, const ipf_post
 static ipf_status post_probs_of(ipf_session *s, const prof_model *pm, const float *v, size_t P, float *hid,
                                 float *logits, float *probs, const char *fn) {
     const prof_config *c = &pm->cfg;
-    if (prof_post_head(pm, &s->kctx, v, (int)P, hid, logits)) return kernel_failed(s, fn);
-    vec_softmax_forward(probs, logits, (int)P, c->n_post);
+    if (prof_post_head(pm, &s->kctx, v, (int)P, hid, logits) ||
+        softmax_forward(&s->kctx, probs, logits, NULL, 1.0f, (int)P, c->n_post))
+        return kernel_failed(s, fn);
     return check_finite(s, probs, P * (size_t)c->n_post, fn, "post probabilities");
 }
 
@@ -438,8 +404,8 @@ static ipf_status inf_probs_of(ipf_session *s, const prof_model *pm, const float
                                const char *fn) {
     const prof_config *c = &pm->cfg;
     float *logits = hid + c->head_hidden;
-    if (prof_inf_head(pm, &s->kctx, h, hid, logits)) return kernel_failed(s, fn);
-    vec_softmax_forward(probs, logits, 1, c->n_inf);
+    if (prof_inf_head(pm, &s->kctx, h, hid, logits) || softmax_forward(&s->kctx, probs, logits, NULL, 1.0f, 1, c->n_inf))
+        return kernel_failed(s, fn);
     return check_finite(s, probs, (size_t)c->n_inf, fn, "influencer probabilities");
 }
 

@@ -16,6 +16,7 @@
 
 #include "internal.h"
 #include "profiler.h"
+#include "safetensors.h"
 
 /* ---- RNG ----------------------------------------------------------------- */
 typedef struct ipf_rng {
@@ -56,15 +57,25 @@ IPF_INTERNAL float adam_lr_at(const adam_cfg *c, int64_t t);
  * gradient norm before clipping; when it is not finite nothing is updated
  * (not even *t). */
 IPF_INTERNAL double adam_step(const adam_cfg *c, float *p, float *g, float *m, float *v, size_t n, int64_t *t);
+/* The pieces of adam_step, for several parameter blocks sharing one step and
+ * one global gradient norm: sum of squares of a block; the clipping factor
+ * for a global norm; one block's update at step (1-based) with gradients
+ * multiplied by gscale. */
+IPF_INTERNAL double adam_sumsq(const float *g, size_t n);
+IPF_INTERNAL float adam_clip_scale(const adam_cfg *c, double norm);
+IPF_INTERNAL void adam_update(const adam_cfg *c, float *p, const float *g, float *m, float *v, size_t n, int64_t step,
+                              float gscale);
 
 /* ---- profiler training --------------------------------------------------- */
 enum { POOL_ATTENTION = 0, POOL_MEAN = 1 };
 
-/* Saved activations of one influencer's forward pass (n posts).  Buffers
- * are grown as needed and reused between calls. */
+/* Saved activations of a forward pass over a batch of S influencers whose
+ * P posts are concatenated (influencer b owns posts seg[b] .. seg[b+1]-1).
+ * The per-post layers run as one matrix product over all P posts.  Buffers
+ * grow as needed and are reused between calls. */
 typedef struct prof_acts {
-    size_t cap_n;
-    int n;
+    size_t cap_p, cap_s;
+    int n, n_seg;
     float *xi;     /* (P,I)   relu(img_proj(pool)) */
     float *x;      /* (P,I+X) [x_I ; x_T] */
     float *v;      /* (P,D)   relu(post_proj(x)) before dropout */
@@ -73,36 +84,38 @@ typedef struct prof_acts {
     float *ph;     /* (P,H)   relu(post_head.0(vd)) */
     float *pl;     /* (P,C_p) post logits */
     float *r;      /* (P,A)   tanh(attention.proj(vd)) */
-    float *alpha;  /* (P)     attention weights */
-    float *h;      /* (D)     influencer vector */
-    float *mh;     /* (D)     dropout multipliers on h */
-    float *hd;     /* (D)     h * mh */
-    float *ih;     /* (H)     relu(inf_head.0(hd)) */
-    float *il;     /* (C_i)   influencer logits */
-    /* scratch for backward */
+    float *alpha;  /* (P)     attention weights (summing to 1 per influencer) */
+    float *h;      /* (S,D)   influencer vectors */
+    float *mh;     /* (S,D)   dropout multipliers on h */
+    float *hd;     /* (S,D)   h * mh */
+    float *ih;     /* (S,H)   relu(inf_head.0(hd)) */
+    float *il;     /* (S,C_i) influencer logits */
+    double *seg_loss, *seg_li, *seg_lp; /* (S) per-influencer loss and its two terms */
+    /* backward scratch */
     float *dx;     /* (P,I+X) */
     float *dv;     /* (P,D) */
-    float *dtmp;   /* (P,max(H,A,I)) */
-    float *ds;     /* (C_i + H + 2D) small backward vectors */
+    float *dtmp;   /* (P,max(H,A,I,C_p)) */
+    float *ds;     /* (S, C_i + H + 2D) */
 } prof_acts;
 
 IPF_INTERNAL void prof_acts_free(prof_acts *a);
 
-/* Forward for one influencer with n posts: pool (P,E), xt (P,X) features.
- * dropout in [0,1): applied to v and h when rng != NULL (training); masks
- * may instead be given explicitly (mask_v (P,D), mask_h (D) multipliers,
- * for tests), which takes precedence over rng.  y_inf: influencer class or
- * -1 (no influencer term); y_post (P): class or -1 (unlabelled, skipped).
- * Returns the loss CE(inf) + lambda * mean_labelled CE(post) in *loss, and
- * the two parts in *loss_inf, *loss_post (any may be NULL). */
+/* Forward over S influencers: pool (P,E), xt (P,X) features of all their
+ * posts.  dropout in [0,1): applied to v and h when rng != NULL (training);
+ * fixed multipliers mask_v (P,D), mask_h (S,D) may be given instead (tests)
+ * and take precedence.  y_inf (S): class or -1 (no influencer term); y_post
+ * (P): class or -1 (unlabelled, skipped).  *loss receives the mean over the
+ * influencers of CE(inf) + lambda * mean_labelled CE(post); *loss_inf and
+ * *loss_post the means of the two terms (any may be NULL). */
 typedef struct prof_train_in {
     const float *params;   /* flat block, prof_layout */
     const prof_config *cfg;
     const prof_layout *lay;
-    int n;
+    int n_seg;             /* S */
+    const int *seg;        /* (S+1) post offsets, seg[0] = 0, seg[S] = P */
     const float *pool;     /* (P,E) */
     const float *xt;       /* (P,X) */
-    int y_inf;
+    const int *y_inf;      /* (S) */
     const int *y_post;     /* (P) or NULL = all unlabelled */
     float lambda_post;
     float dropout;
@@ -120,8 +133,8 @@ IPF_INTERNAL ipf_status prof_train_forward(ipf_kctx *k, const prof_train_in *in,
 IPF_INTERNAL ipf_status prof_train_backward(ipf_kctx *k, const prof_train_in *in, prof_acts *a, float scale,
                                             float *grads, float *dpool, float *dxt, ipf_err *e);
 
-/* Inference-side probabilities from the activations of the last forward:
- * inf_probs (C_i), post_probs (P,C_p); either may be NULL. */
+/* Probabilities from the last forward: inf_probs (S,C_i), post_probs
+ * (P,C_p); either may be NULL. */
 IPF_INTERNAL void prof_train_probs(const prof_train_in *in, const prof_acts *a, float *inf_probs, float *post_probs);
 
 /* ---- manifest ------------------------------------------------------------ */
@@ -132,6 +145,9 @@ typedef struct mf_post {
     char *image;       /* absolute or manifest-relative resolved path; NULL if none */
     int post_label;    /* index into the post class list, -1 = none */
     int line;          /* 1-based line in the manifest */
+    float *text_feature;  /* cached x_T (X floats) from the line, or NULL */
+    float *image_feature; /* cached pool features (E floats), or NULL */
+    float *features;      /* the allocation holding both (owned) */
 } mf_post;
 
 typedef struct mf_influencer {
@@ -148,6 +164,7 @@ typedef struct manifest {
     int n_infl, cap_infl;
     int skipped_missing_image; /* posts dropped because their image file does not exist */
     int skipped_blank;         /* blank lines */
+    int text_dim, image_dim;   /* widths of cached features */
 } manifest;
 
 /* Read a JSON Lines manifest (plain or gzip).  Class names are checked
@@ -157,10 +174,12 @@ typedef struct manifest {
  * blank lines are skipped.  A missing image file is an error when
  * missing_image_is_error, otherwise the post is dropped and counted in
  * skipped_missing_image.  Posts are grouped by influencer in order of first
- * appearance. */
+ * appearance.  Optional "text_feature" / "image_feature" arrays (as for
+ * `ipf profile`) are cached features of text_dim / image_dim numbers, used
+ * instead of the encoders. */
 IPF_INTERNAL ipf_status manifest_read(const char *path, const char (*inf_names)[PROF_CLASS_NAME_CAP], int n_inf,
-                                      const char (*post_names)[PROF_CLASS_NAME_CAP], int n_post,
-                                      int missing_image_is_error, manifest *m, ipf_err *e);
+                                      const char (*post_names)[PROF_CLASS_NAME_CAP], int n_post, int text_dim,
+                                      int image_dim, int missing_image_is_error, manifest *m, ipf_err *e);
 IPF_INTERNAL void manifest_free(manifest *m);
 /* Stratified split by influencer label: each class contributes
  * round(fraction * count) influencers (at least 1 when the class has >= 2 and
@@ -190,12 +209,20 @@ IPF_INTERNAL ipf_status train_create_raw(const prof_config *c, const float *para
  * (n_posts,E) followed by text features (n_posts,X); split and prepare. */
 IPF_INTERNAL ipf_status train_set_data(ipf_trainer *t, manifest *m, float *features);
 IPF_INTERNAL const float *train_params(const ipf_trainer *t, size_t *n);
+/* Loss (no dropout) over the first S training influencers, all posts, with
+ * gradients left in the trainer's blocks; fine-tuned Inception params/grads. */
+IPF_INTERNAL ipf_status train_debug_loss(ipf_trainer *t, int S, double *loss);
+IPF_INTERNAL float *train_inc_params(ipf_trainer *t, size_t *n);
+IPF_INTERNAL float *train_inc_grads(ipf_trainer *t);
 /* For lib/train_model.c: the model side of the trainer. */
 IPF_INTERNAL ipf_status train_attach_model(ipf_trainer *t, const ipf_model *model, int image_side, ipf_err *e);
 /* Parameters with feature standardisation folded in (malloc'ed; NULL when out of memory). */
 IPF_INTERNAL float *train_export_params(ipf_trainer *t);
 IPF_INTERNAL ipf_status train_link_encoders(ipf_trainer *t, const char *out_dir);
 IPF_INTERNAL ipf_err *train_err(ipf_trainer *t);
+/* Fine-tuned encoder tensors to store beside the heads ("inception.<block>.<branch>.weight|bias",
+ * flat); *out and *names are malloc'ed (free both), *n may be 0. */
+IPF_INTERNAL ipf_status train_extra_tensors(ipf_trainer *t, st_wtensor **out, char **names, size_t *n);
 IPF_INTERNAL const prof_config *train_config(const ipf_trainer *t);
 
 #endif

@@ -3,7 +3,8 @@
 # on the golden bundle build/goldens/profiler/small (tests/gen/profiler.py),
 # with cached features in the manifest (no encoders needed): outputs must
 # match PyTorch's probabilities and attention; bad lines and bad posts give
-# error lines without stopping the rest; gzip manifests read the same.
+# error lines without stopping the rest; gzip manifests read the same.  Then
+# raw captions and images through the encoders (tests/gen/profiler_e2e.py).
 set -euo pipefail
 B=${B:-build}
 G=${IPF_GOLDEN_DIR:-$B/goldens}/profiler/small
@@ -123,6 +124,7 @@ grep -q "line 3" "$tmp/bad_err.txt" || { echo "check_cli_profile: FAIL: errors n
 "$IPF" profile --model "$G" --summary "$tmp/good.jsonl" > "$tmp/summary.txt"
 for k in 0 1 2; do grep -q "^inf$k: " "$tmp/summary.txt" || { echo "check_cli_profile: FAIL: summary lacks inf$k" >&2; cat "$tmp/summary.txt" >&2; exit 1; }; done
 grep -q "top posts by attention" "$tmp/summary.txt" || { echo "check_cli_profile: FAIL: summary lacks top posts" >&2; exit 1; }
+grep -q "influencer_label for [0-3] of 3)" "$tmp/summary.txt" || { echo "check_cli_profile: FAIL: summary lacks the label agreement" >&2; exit 1; }
 
 # 5. classify-post: one line per input line, errors keep their id
 set +e
@@ -134,7 +136,32 @@ set -e
 compare "$tmp/cp.jsonl" classify
 tail -2 "$tmp/cp.jsonl" | head -1 | grep -q '"id": *99, *"error": *".*caption' || { echo "check_cli_profile: FAIL: classify-post error line: $(tail -2 "$tmp/cp.jsonl")" >&2; exit 1; }
 
-# 6. usage errors
+# 6. raw posts through the encoders (bundle of tests/gen/profiler_e2e.py):
+#    captions and image paths relative to the manifest, against float64 PyTorch
+E2E=${IPF_GOLDEN_DIR:-$B/goldens}/profiler_e2e
+[ -f "$E2E/bundle/profiler.safetensors" ] || { echo "check_cli_profile: FAIL: $E2E missing (run make gen)" >&2; exit 1; }
+mkdir -p "$tmp/raw"
+for k in 0 1 2; do cp "$E2E/img$k.png" "$tmp/raw/"; done
+$PY - "$E2E/posts.json" > "$tmp/raw/manifest.jsonl" <<'PY'
+import json, sys
+for i, p in enumerate(json.load(open(sys.argv[1]))):
+    print(json.dumps(dict({"influencer": "e2e", "post": "p%d" % i}, **{k: v for k, v in p.items() if v is not None})))
+PY
+"$IPF" profile --model "$E2E/bundle" "$tmp/raw/manifest.jsonl" > "$tmp/raw/out.jsonl"
+$PY - "$E2E" "$tmp/raw/out.jsonl" <<'PY'
+import json, sys, numpy as np
+g, path = sys.argv[1], sys.argv[2]
+topics = ["beauty", "family", "fashion", "fitness", "food", "interior", "pet", "travel"]
+r = json.loads(open(path).read())
+tol = 1e-4  # float32 pipeline vs float64 reference, printed to 6 digits (see tests/test_profiler_e2e.c)
+ip, pp, al = np.load(g + "/inf_probs.npy"), np.load(g + "/post_probs.npy"), np.load(g + "/alpha.npy")
+assert np.abs(np.array([r["probs"][t] for t in topics]) - ip).max() < tol, r["probs"]
+got = np.array([[p["probs"][t] for t in topics + ["product", "other"]] for p in r["posts"]])
+assert np.abs(got - pp).max() < tol, got
+assert np.abs(np.array([p["attention"] for p in r["posts"]]) - al).max() < tol
+PY
+
+# 7. usage errors
 set +e
 "$IPF" profile "$tmp/good.jsonl" 2>/dev/null; [ $? -eq 2 ] || { echo "check_cli_profile: FAIL: missing --model not rejected" >&2; exit 1; }
 "$IPF" profile --model /nonexistent "$tmp/good.jsonl" 2> "$tmp/e.txt"; [ $? -eq 1 ] && grep -q /nonexistent "$tmp/e.txt" ||

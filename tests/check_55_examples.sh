@@ -11,6 +11,7 @@ BD=$ROOT/$B
 G=${IPF_GOLDEN_DIR:-$BD/goldens}
 OUT=$BD/examples
 mkdir -p "$OUT"
+rm -f "$OUT"/*.log
 export LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export IPF_LIBRARY=$BD/libinfluencer_profiler.so.0 PYTHONDONTWRITEBYTECODE=1
 fails=0
@@ -98,6 +99,24 @@ if command -v go >/dev/null; then
     (cd examples/go && go build -o "$OUT/profile_example_go" .)
     run_all go "$OUT/profile_example_go"
 else skip "go: not installed"; fi
+
+echo "== the same answers from every language"
+same() { # TAG PATTERN LOG... : the matching lines must agree across logs
+    local tag=$1 pat=$2; shift 2
+    local ref="" have=0
+    for f in "$@"; do
+        [ -f "$OUT/$f.log" ] || continue
+        local got; got=$(grep -E "$pat" "$OUT/$f.log" | sed 's/^.*\[2048\]/[2048]/' || true)
+        [ -n "$got" ] || continue
+        have=$((have + 1))
+        if [ -z "$ref" ]; then ref=$got
+        elif [ "$got" != "$ref" ]; then bad "$tag: $f differs"; return; fi
+    done
+    [ $have -ge 2 ] && ok "$tag ($have programs agree)" || skip "$tag: fewer than two outputs"
+}
+same "inception features" '\[2048\]' cpp-inception py-inception go-inception
+same "text features" '\[[0-9]+\]:' cpp-bert py-bert go-bert
+same "influencer probabilities" '^influencer ' c-bundle cpp-bundle go-bundle
 
 echo "== pkg-config after make install PREFIX=$BD/stage"
 STAGE=$BD/stage

@@ -10,6 +10,8 @@
 #include "profiler.h"
 #include "test.h"
 
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define ATOL 2e-5
@@ -293,4 +295,63 @@ TEST(profiler_layout) {
         sum += l.size[t];
     }
     CHECK(l.total >= sum && l.total < sum + 16 * PT_COUNT_);
+}
+
+/* A bundle whose bert/ holds only a tokenizer: vocab.txt (WordPiece) or
+ * spiece.model (SentencePiece); no text encoder. */
+TEST(profiler_bundle_tokenizer_only) {
+    const char *g = test_golden_path("profiler/small/profiler.safetensors");
+    if (!g) {
+        FAILF("golden profiler/small missing (run make gen)");
+        return;
+    }
+    char prof[PATH_MAX], src[PATH_MAX], dir[] = "/tmp/ipf_test_bundle_XXXXXX", path[PATH_MAX + 64];
+    REQUIRE(realpath(g, prof)); /* symlink targets must be absolute */
+    REQUIRE(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/profiler.safetensors", dir);
+    REQUIRE(symlink(prof, path) == 0);
+    snprintf(path, sizeof path, "%s/bert", dir);
+    REQUIRE(mkdir(path, 0755) == 0);
+    const char *spm = test_shared_path("data/spm-test.model");
+    ipf_model *m = NULL;
+    int64_t v = 0;
+    if (spm) {
+        REQUIRE(realpath(spm, src));
+        snprintf(path, sizeof path, "%s/bert/spiece.model", dir);
+        REQUIRE(symlink(src, path) == 0);
+        CHECK_OK(ipf_model_load(dir, &m), ipf_last_error());
+        CHECK_EQ_INT(ipf_model_has(m, IPF_COMPONENT_TOKENIZER), 1);
+        CHECK_EQ_INT(ipf_model_has(m, IPF_COMPONENT_TEXT_ENCODER), 0);
+        CHECK_OK(ipf_model_dim(m, IPF_DIM_VOCAB, &v), ipf_last_error());
+        CHECK(v > 100);
+        ipf_model_free(m);
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/bert/vocab.txt", dir);
+    FILE *f = fopen(path, "w");
+    REQUIRE(f);
+    fputs("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n", f);
+    fclose(f);
+    CHECK_OK(ipf_model_load(dir, &m), ipf_last_error());
+    CHECK_EQ_INT(ipf_model_has(m, IPF_COMPONENT_TOKENIZER), 1);
+    CHECK_OK(ipf_model_dim(m, IPF_DIM_VOCAB, &v), ipf_last_error());
+    CHECK_EQ_INT(v, 6);
+    ipf_model_free(m);
+    /* a broken bert/config.json is an error naming it, not silently skipped */
+    snprintf(path, sizeof path, "%s/bert/config.json", dir);
+    f = fopen(path, "w");
+    REQUIRE(f);
+    fputs("{\"hidden_size\": 16", f);
+    fclose(f);
+    m = (ipf_model *)1;
+    CHECK(ipf_model_load(dir, &m) != IPF_OK);
+    CHECK(m == NULL && strstr(ipf_last_error(), "config.json") != NULL);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/bert/vocab.txt", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/bert", dir);
+    rmdir(path);
+    snprintf(path, sizeof path, "%s/profiler.safetensors", dir);
+    unlink(path);
+    rmdir(dir);
 }

@@ -128,3 +128,82 @@ TEST(threads_shared_model_bit_identical) {
     free(sh.want_alpha);
     ipf_model_free(m);
 }
+
+/* The encoders too: 3 threads share the end-to-end bundle (small BERT,
+ * full-size Inception-v3, tests/gen/profiler_e2e.py) and profile its raw
+ * posts; each must match one thread bit for bit.  Skipped under
+ * IPF_TEST_LIGHT (a full-size Inception-v3 under sanitizers is slow). */
+#define E2E_THREADS 3
+#define E2E_POSTS 4
+
+typedef struct e2e_job {
+    const ipf_model *m;
+    const ipf_post *posts;
+    float inf[64], post[E2E_POSTS * 64], alpha[E2E_POSTS];
+    int failed;
+    char msg[512];
+} e2e_job;
+
+static void *e2e_main(void *arg) {
+    e2e_job *j = arg;
+    ipf_session *s = NULL;
+    if (ipf_session_create(j->m, &s) || ipf_session_set_option(s, IPF_OPT_THREADS, 1) ||
+        ipf_session_profile(s, j->posts, E2E_POSTS, j->inf, j->post, j->alpha)) {
+        j->failed = 1;
+        snprintf(j->msg, sizeof j->msg, "%s", s ? ipf_session_error(s) : ipf_last_error());
+    }
+    ipf_session_free(s);
+    return NULL;
+}
+
+TEST(threads_shared_encoders_bit_identical) {
+    const char *light = getenv("IPF_TEST_LIGHT");
+    if (light && *light && strcmp(light, "0")) SKIP("IPF_TEST_LIGHT: full-size Inception-v3");
+    const char *d = test_golden_path("profiler_e2e");
+    if (!d) {
+        FAILF("golden profiler_e2e missing (run make gen)");
+        return;
+    }
+    char dir[2048], bundle[2100], img[E2E_POSTS][2100];
+    snprintf(dir, sizeof dir, "%s", d);
+    snprintf(bundle, sizeof bundle, "%s/bundle", dir);
+    ipf_model *m = NULL;
+    if (ipf_model_load(bundle, &m)) {
+        FAILF("load %s: %s", bundle, ipf_last_error());
+        return;
+    }
+    const char *captions[E2E_POSTS] = {"Fresh pasta with basil", "Morning run by the lake", NULL, "Sunset over the mountains"};
+    const char *images[E2E_POSTS] = {"img0.png", NULL, "img1.png", "img2.png"};
+    ipf_post posts[E2E_POSTS];
+    memset(posts, 0, sizeof posts);
+    for (int i = 0; i < E2E_POSTS; i++) {
+        posts[i].struct_size = sizeof(ipf_post);
+        posts[i].caption = captions[i];
+        posts[i].caption_len = captions[i] ? strlen(captions[i]) : 0;
+        if (images[i]) {
+            snprintf(img[i], sizeof img[i], "%s/%s", dir, images[i]);
+            posts[i].image_path = img[i];
+        }
+    }
+    static e2e_job ref, jobs[E2E_THREADS];
+    memset(&ref, 0, sizeof ref);
+    ref.m = m;
+    ref.posts = posts;
+    e2e_main(&ref);
+    if (ref.failed) FAILF("single thread: %s", ref.msg);
+    pthread_t tid[E2E_THREADS];
+    for (int t = 0; t < E2E_THREADS; t++) {
+        memset(&jobs[t], 0, sizeof jobs[t]);
+        jobs[t].m = m;
+        jobs[t].posts = posts;
+        REQUIRE(pthread_create(&tid[t], NULL, e2e_main, &jobs[t]) == 0);
+    }
+    for (int t = 0; t < E2E_THREADS; t++) pthread_join(tid[t], NULL);
+    for (int t = 0; t < E2E_THREADS; t++) {
+        if (jobs[t].failed) FAILF("thread %d: %s", t, jobs[t].msg);
+        else if (memcmp(jobs[t].inf, ref.inf, sizeof ref.inf) || memcmp(jobs[t].post, ref.post, sizeof ref.post) ||
+                 memcmp(jobs[t].alpha, ref.alpha, sizeof ref.alpha))
+            FAILF("thread %d: results differ from the single-threaded run", t);
+    }
+    ipf_model_free(m);
+}

@@ -112,28 +112,44 @@ static void free_batch(ref_inf *b) {
     }
 }
 
-/* Mean batch loss; grads (may be NULL) receive its gradient, dpool/dxt
- * (may be NULL) arrays of per-influencer input gradients. */
+/* Mean batch loss of the NB influencers in one batched pass; grads (may be
+ * NULL) receive its gradient, dpool/dxt (may be NULL) per-influencer input
+ * gradients. */
 static double batch_pass(ipf_kctx *k, const prof_config *c, const prof_layout *l, const float *params, ref_inf *b,
                          const int *yinf, int pooling, float *grads, float **dpool, float **dxt) {
+    int seg[NB + 1] = {0};
+    for (int i = 0; i < NB; i++) seg[i + 1] = seg[i] + b[i].n;
+    int P = seg[NB];
+    float *pool = malloc(sizeof(float) * P * E), *xt = malloc(sizeof(float) * P * X);
+    float *mv = malloc(sizeof(float) * P * D), *mh = malloc(sizeof(float) * NB * D);
+    float *dp = calloc((size_t)P * E, sizeof(float)), *dx = calloc((size_t)P * X, sizeof(float));
+    int ypost[64];
+    for (int i = 0; i < NB; i++) {
+        memcpy(pool + (size_t)seg[i] * E, b[i].pool, sizeof(float) * b[i].n * E);
+        memcpy(xt + (size_t)seg[i] * X, b[i].xt, sizeof(float) * b[i].n * X);
+        memcpy(mv + (size_t)seg[i] * D, b[i].mv, sizeof(float) * b[i].n * D);
+        memcpy(mh + (size_t)i * D, b[i].mh, sizeof(float) * D);
+        memcpy(ypost + seg[i], b[i].y_post, sizeof(int) * b[i].n);
+    }
     prof_acts a = {0};
     ipf_err e = {{0}};
-    double total = 0;
+    prof_train_in in = {params, c, l, NB, seg, pool, xt, yinf, ypost, 1.0f, 0.5f, pooling, NULL, mv, mh};
+    double loss = NAN;
+    if (prof_train_forward(k, &in, &a, &loss, NULL, NULL, &e)) FAILF("forward: %s", e.msg);
+    else if (grads && prof_train_backward(k, &in, &a, 1.0f, grads, dpool ? dp : NULL, dxt ? dx : NULL, &e))
+        FAILF("backward: %s", e.msg);
     for (int i = 0; i < NB; i++) {
-        prof_train_in in = {params, c, l, b[i].n, b[i].pool, b[i].xt, yinf[i], b[i].y_post, 1.0f, 0.5f, pooling,
-                            NULL, b[i].mv, b[i].mh};
-        double loss;
-        if (prof_train_forward(k, &in, &a, &loss, NULL, NULL, &e)) {
-            FAILF("forward: %s", e.msg);
-            break;
-        }
-        total += loss / NB;
-        if (grads && prof_train_backward(k, &in, &a, 1.0f / NB, grads, dpool ? dpool[i] : NULL,
-                                         dxt ? dxt[i] : NULL, &e))
-            FAILF("backward: %s", e.msg);
+        if (dpool) memcpy(dpool[i], dp + (size_t)seg[i] * E, sizeof(float) * b[i].n * E);
+        if (dxt) memcpy(dxt[i], dx + (size_t)seg[i] * X, sizeof(float) * b[i].n * X);
     }
     prof_acts_free(&a);
-    return total;
+    free(pool);
+    free(xt);
+    free(mv);
+    free(mh);
+    free(dp);
+    free(dx);
+    return loss;
 }
 
 /* Gradient tolerance: the reference is float64; ours accumulates in float

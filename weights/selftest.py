@@ -133,6 +133,14 @@ def main():
         print('encode_image_tensor vs torchvision: max abs err %.2e (max |ref| %.2f), %d outside tolerance'
               % (err.max(), np.abs(ref).max(), bad))
         assert bad == 0
+
+    # --profiler copies an existing (e.g. trained) head file; --verify loads the result.
+    bundle2 = os.path.join(work, 'bundle2')
+    run(os.path.join(HERE, 'make_bundle.py'), bundle2, '--inception', st, '--link', '--verify',
+        '--profiler', os.path.join(bundle, 'profiler.safetensors'))
+    with open(os.path.join(bundle, 'profiler.safetensors'), 'rb') as a, \
+            open(os.path.join(bundle2, 'profiler.safetensors'), 'rb') as b:
+        assert a.read() == b.read()
     print('weights selftest: ok')
 
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"image/png"
 	"math"
 	"os"
 	"regexp"
@@ -385,5 +386,68 @@ func TestGoroutinesShareModel(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestImagePathsAgree: file == bytes == RGB pixels (decoded by Go's
+// image/png) == PreprocessImage + EncodeImageTensor, on a PNG golden.
+func TestImagePathsAgree(t *testing.T) {
+	if err := need("ipf_session_encode_image_file"); err != nil {
+		t.Skip(err)
+	}
+	m := mustLoadInception(t, true)
+	defer m.Close()
+	s, _ := m.NewSession()
+	defer s.Close()
+	s.SetThreads(1)
+	path := goldenPath("image/png_rgb_100x80.png")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("golden %s missing (run make gen): %v", path, err)
+	}
+	a, err := s.EncodeImageFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.EncodeImageBytes(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "bytes vs file", b, f64(a), 0, 0)
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, h := img.Bounds().Dx(), img.Bounds().Dy()
+	pix := make([]byte, 0, w*h*3)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			pix = append(pix, byte(r>>8), byte(g>>8), byte(bl>>8))
+		}
+	}
+	c, err := s.EncodeImageRGB(pix, w, h, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "rgb vs file", c, f64(a), 0, 0)
+	x, err := s.PreprocessImage(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.EncodeImageTensor(x, 1, 299, 299)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "tensor vs file", d[0], f64(a), 1e-6, 1e-6)
+	if _, err := s.EncodeImageBytes([]byte("garbage")); !errors.Is(err, ErrImage) {
+		t.Errorf("garbage: %v", err)
+	}
+	s.SetOption(OptMaxImageBytes, 16)
+	if _, err := s.EncodeImageBytes(data); !errors.Is(err, ErrLimit) {
+		t.Errorf("over the byte limit: %v", err)
+	}
+	if _, err := s.EncodeImageFile(path + ".missing"); err == nil || !strings.Contains(err.Error(), ".missing") {
+		t.Errorf("missing file: %v", err)
 	}
 }

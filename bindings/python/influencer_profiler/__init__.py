@@ -92,3 +92,18 @@ def set_log_callback(fn, max_level=LogLevel.WARN):
     cb = LOG_FN(tramp)
     _lib_fn().ipf_set_log_callback(cb, None, int(max_level))
     _log_cb = cb
+
+
+# Optional modules that other parts of the project add beside this one
+# (train.py: the trainer); their public names are re-exported here.
+for _mod in ('train',):
+    try:
+        _m = __import__(__name__ + '.' + _mod, fromlist=['*'])
+    except ModuleNotFoundError as _e:
+        if _e.name != __name__ + '.' + _mod:
+            raise
+        continue
+    for _n in getattr(_m, '__all__', [n for n in vars(_m) if not n.startswith('_')]):
+        globals()[_n] = getattr(_m, _n)
+        __all__.append(_n)
+del _mod

@@ -85,8 +85,9 @@ class TestInception(unittest.TestCase):
             with self.assertRaises(ipf.LimitError) as cm:
                 s.encode_image_bytes(data)
             self.assertIn('IPF_OPT_MAX_IMAGE_BYTES', cm.exception.message + 'IPF_OPT_MAX_IMAGE_BYTES')
-            with self.assertRaises(ipf.IOError):
+            with self.assertRaises((ipf.IOError, ipf.NotFoundError)) as cm:
                 s.encode_image_file(png + '.missing')
+            self.assertIn('.missing', cm.exception.message)
 
 
 class TestImage(unittest.TestCase):
@@ -224,6 +225,47 @@ class TestProfiler(unittest.TestCase):
                 s.profile([ipf.Post(text_feature=[float('nan')] * 768)])
             with self.assertRaises(ipf.IPFError):
                 s.profile([])
+
+    def test_threads(self):
+        """One model, a session per thread, same answers as a serial run."""
+        import threading
+        with self.model('paper') as m:
+            g = {t: load_npy(self, 'profiler/paper/inf2_%s.npy' % t) for t in ('pool', 'xt')}
+            posts = [ipf.Post(image_feature=g['pool'][i].tolist(), text_feature=g['xt'][i].tolist())
+                     for i in range(len(g['pool']))]
+            with m.session() as s:
+                ref = s.profile(posts)['probs']
+            errors = []
+
+            def work():
+                try:
+                    with m.session(threads=1) as s:
+                        for _ in range(5):
+                            got = s.profile(posts)['probs']
+                            if any(abs(got[k] - ref[k]) > 1e-6 for k in ref):
+                                errors.append((got, ref))
+                except Exception as e:  # pragma: no cover - reported below
+                    errors.append(e)
+
+            ts = [threading.Thread(target=work) for _ in range(4)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            self.assertEqual(errors, [])
+
+    def test_log_callback(self):
+        need_symbol(self, 'ipf_model_load')
+        lines = []
+        ipf.set_log_callback(lambda level, msg: lines.append((level, msg)), ipf.LogLevel.INFO)
+        try:
+            self.model('paper').close()
+        finally:
+            ipf.set_log_callback(None)
+        self.assertTrue(any(lvl == ipf.LogLevel.INFO and 'loaded model bundle' in m for lvl, m in lines), lines)
+        n = len(lines)
+        self.model('paper').close()
+        self.assertEqual(len(lines), n)  # off again
 
     def test_bad_files(self):
         need_symbol(self, 'ipf_model_load')
