@@ -611,6 +611,30 @@ ipf_status inception_set_folded(inception *inc, const char *name, const float *d
     return ipf_fail(e, IPF_ERR_NOT_FOUND, "'%s' is not a folded Inception-v3 block tensor", name);
 }
 
+ipf_status inception_apply_folded(inception *inc, st_file *f, const char *prefix, int *napplied, ipf_err *e) {
+    size_t pl = strlen(prefix);
+    int n = 0;
+    if (napplied) *napplied = 0;
+    for (size_t i = 0; i < st_count(f); i++) {
+        const st_tensor *t = st_at(f, i);
+        if (strncmp(t->name, prefix, pl)) continue;
+        size_t count = 1;
+        for (int d = 0; d < t->ndim; d++) count *= (size_t)t->shape[d];
+        const float *data;
+        ipf_status st = st_get_f32(f, t->name, 0, NULL, &data, e);
+        if (!st) st = inception_set_folded(inc, t->name + pl, data, count, e);
+        if (st) {
+            char why[IPF_ERRMSG_CAP];
+            snprintf(why, sizeof why, "%s", (e ? e : ipf_tls_err())->msg);
+            return ipf_fail(e, st, "%s: tensor '%s': %s", st_path(f), t->name, why);
+        }
+        n++;
+    }
+    if (n) inception_prepack(inc);
+    if (napplied) *napplied = n;
+    return IPF_OK;
+}
+
 ipf_status inception_trunk_shape(const inception *inc, int H, int W, int k, int *C, int *FH, int *FW, ipf_err *e) {
     if (k < 0 || k > NBLOCKS + 1)
         return ipf_fail(e, IPF_ERR_INVALID_ARGUMENT, "inception: k = %d outside [0, %d]", k, NBLOCKS + 1);

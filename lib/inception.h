@@ -93,5 +93,12 @@ IPF_INTERNAL ipf_status inception_set_folded(inception *inc, const char *name, c
  * each session reorders those convs' weights itself).  inception_load()
  * packs everything already. */
 IPF_INTERNAL void inception_prepack(inception *inc);
+/* Apply every tensor of f whose name starts with prefix (e.g. "inception."
+ * in profiler.safetensors, as the trainer saves them) with
+ * inception_set_folded(), then inception_prepack().  *napplied (may be NULL)
+ * receives the count.  For a bundle loader, before sharing the model. */
+struct st_file;
+IPF_INTERNAL ipf_status inception_apply_folded(inception *inc, struct st_file *f, const char *prefix, int *napplied,
+                                               ipf_err *e);
 
 #endif

@@ -263,3 +263,52 @@ TEST(inception_train_full_trunk) {
     st_close(f);
     inception_free(inc);
 }
+
+/* Fine-tuned tensors saved with a prefix go back into a loaded model. */
+TEST(inception_apply_folded_from_file) {
+    inception *inc = load_model();
+    if (!inc) return;
+    ipf_err e;
+    inception_train *t;
+    REQUIRE(inception_train_create(inc, 1, &t, &e) == IPF_OK);
+    const char *name;
+    size_t off, cnt;
+    inception_train_tensor(t, inception_train_count(t) - 1, &name, &off, &cnt);
+    float *P = inception_train_params(t);
+    for (size_t i = 0; i < cnt; i++) P[off + i] += 0.25f;
+    char full[160];
+    snprintf(full, sizeof full, "inception.%s", name);
+    st_wtensor w[2] = {{full, 1, {(int64_t)cnt}, P + off}, {"heads.other", 1, {1}, P}};
+    const char *path = "build/test_inception_apply.safetensors";
+    REQUIRE(st_write(path, w, 2, NULL, 0, &e) == IPF_OK);
+    st_file *f;
+    REQUIRE(st_open(path, &f, &e) == IPF_OK);
+    int n = -1;
+    CHECK_OK(inception_apply_folded(inc, f, "inception.", &n, &e), e.msg);
+    CHECK_EQ_INT(n, 1);
+    /* the model now computes what the training object computes */
+    ipf_model *m;
+    REQUIRE(ipf_model_alloc(&m) == IPF_OK);
+    ipf_session *s;
+    REQUIRE(ipf_session_create(m, &s) == IPF_OK);
+    float *x = calloc(3 * 75 * 75, sizeof(float)), want[2048], got[2048], feat[2048];
+    for (int i = 0; i < 3 * 75 * 75; i++) x[i] = (float)((i * 7) % 13) / 13.0f - 0.5f;
+    CHECK_OK(inception_forward(inc, s, x, 1, 75, 75, want), ipf_session_error(s));
+    CHECK_OK(inception_forward_trunk_to(inc, s, x, 1, 75, 75, 1, feat), ipf_session_error(s));
+    CHECK_OK(inception_train_forward(t, s, feat, 1, 1, 1, got), ipf_session_error(s));
+    close_scaled(got, want, 2048, 1e-5, "applied from file");
+    st_close(f);
+    /* a tensor with the prefix but no such conv: error names file and tensor */
+    st_wtensor bad = {"inception.Mixed_7c.branch9.bias", 1, {3}, P};
+    REQUIRE(st_write(path, &bad, 1, NULL, 0, &e) == IPF_OK);
+    REQUIRE(st_open(path, &f, &e) == IPF_OK);
+    CHECK_EQ_INT(inception_apply_folded(inc, f, "inception.", &n, &e), IPF_ERR_NOT_FOUND);
+    CHECK(strstr(e.msg, "inception.Mixed_7c.branch9.bias") != NULL && strstr(e.msg, path) != NULL);
+    st_close(f);
+    remove(path);
+    free(x);
+    ipf_session_free(s);
+    ipf_model_free(m);
+    inception_train_free(t);
+    inception_free(inc);
+}
