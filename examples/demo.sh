@@ -24,9 +24,12 @@ cd "$(dirname "$0")/.."
 B=${B:-build}
 OUT=${IPF_DEMO_OUT:-demo-out}
 CROP=${IPF_DEMO_CROP:-75}
-EPOCHS=${IPF_DEMO_EPOCHS:-30}
+EPOCHS=${IPF_DEMO_EPOCHS:-20}
 PY=/usr/bin/python3
 export LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# OpenMP threads that sleep instead of spinning while they wait: on a busy
+# (shared) machine spinning made feature extraction ~15x slower.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 t_start=$(date +%s.%N)
 elapsed() { awk -v s="$t_start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.0f s", e - s }'; }
 
@@ -43,12 +46,12 @@ fi
 echo "   [$(elapsed)]"
 
 common=(--data "$OUT/train/manifest.jsonl" --feature-cache "$OUT/train/features.bin" --epochs "$EPOCHS"
-        --standardize --val-fraction 0 --batch 8 --seed 1)
+        --standardize --val-fraction 0.15 --batch 8 --seed 1)
 train() { # name, extra options...
   local name=$1; shift
   echo "== ipf train: $name  (metrics per epoch: $OUT/$name.train.jsonl)"
   "$B/ipf" train --model "$OUT/model" --out "$OUT/$name" "${common[@]}" "$@" > "$OUT/$name.train.jsonl"
-  tail -n 1 "$OUT/$name.train.jsonl" | $PY -c 'import json,sys; m=json.loads(sys.stdin.read()); print("   epoch %d: training loss %.3f" % (m["epoch"], m["train_loss"]))'
+  tail -n 1 "$OUT/$name.train.jsonl" | $PY -c 'import json,sys; m=json.loads(sys.stdin.read()); print("   epoch %d: training loss %.3f; validation (8 influencers): influencer accuracy %.2f, post accuracy %.2f" % (m["epoch"], m["train_loss"], m["influencer_accuracy"], m["post_accuracy"]))'
 }
 evaluate() { # name, extra options...
   local name=$1; shift

@@ -345,14 +345,19 @@ IPF_API ipf_status ipf_session_profile(ipf_session *session, const ipf_post *pos
 
 /* Training (DESIGN.md §1): loss = CE(influencer) + lambda_post * mean over
  * the labelled posts of CE(post) (unlabelled posts are skipped; an
- * unlabelled influencer contributes only its post term), Adam, dropout on
- * the post and influencer vectors.  This version trains the profiler heads
- * (post encoder, attention, both heads) on encoder features computed once
- * per post and cached in memory (encoders frozen); with augmentation on, the
- * preprocessed image is cached and the Inception trunk is rerun on every
- * augmented copy.  Fine-tuning encoder layers is not available yet:
- * inception_trainable_blocks and bert_trainable_layers above 0 give
- * IPF_ERR_UNSUPPORTED.
+ * unlabelled influencer contributes only its post term), averaged over the
+ * influencers of a step; Adam; dropout on the post and influencer vectors.
+ * Trained: the profiler (post encoder, attention, both heads) and, with
+ * inception_trainable_blocks = k > 0, Inception's top k mixed blocks (the
+ * paper: 2, Mixed_7b and Mixed_7c).  BERT stays frozen (bert_trainable_layers
+ * above 0 gives IPF_ERR_UNSUPPORTED in this version).
+ * Features: what cannot change is computed once per post at load time and
+ * kept in memory: x_T, and the Inception pool features (k = 0) or the frozen
+ * trunk's output below the top k blocks (k > 0).  With augmentation on, the
+ * preprocessed image is cached and the frozen trunk is rerun on every
+ * augmented copy (the transform changes every layer's input).  A manifest
+ * line may carry "text_feature" / "image_feature" arrays instead (as for
+ * `ipf profile`); such posts need no encoder.
  *
  * A trainer is used by one thread at a time.  It keeps its own copy of the
  * parameters; the model it was created from is not modified and must
@@ -403,7 +408,8 @@ typedef struct ipf_train_options {
     float aug_channel_shift;   /* normalised units; 0.1 */
     int32_t aug_fill_nearest;  /* 1: nearest edge; 0: constant 0 */
     int64_t aug_cache_mb;      /* preprocessed-image cache budget (MiB); 1024 */
-    int32_t inception_trainable_blocks; /* paper: 2 (Mixed_7b, Mixed_7c); only 0 supported, default 0 */
+    int32_t inception_trainable_blocks; /* top Inception blocks trained, 0..11; the paper uses 2
+                                           (Mixed_7b, Mixed_7c); default 0 (heads only, fastest) */
     int32_t bert_trainable_layers;      /* only 0 supported, default 0 */
     int32_t threads;           /* compute threads; 0 = the session default */
     int32_t missing_image_is_error; /* 1: a manifest post whose image file is missing fails
@@ -442,7 +448,8 @@ typedef void (*ipf_progress_fn)(void *user, const char *stage, int64_t done, int
 
 /* Create a trainer from a model with a profiler (and the encoders the data
  * needs).  options may be NULL for the defaults.  The model must outlive the
- * trainer.  IPF_ERR_UNSUPPORTED for encoder fine-tuning options > 0. */
+ * trainer.  IPF_ERR_NOT_FOUND for inception_trainable_blocks > 0 without an
+ * image encoder; IPF_ERR_UNSUPPORTED for bert_trainable_layers > 0. */
 IPF_API ipf_status ipf_trainer_create(const ipf_model *model, const ipf_train_options *options,
                                       ipf_trainer **out);
 /* Free a trainer.  NULL is accepted. */
@@ -476,8 +483,10 @@ IPF_API ipf_status ipf_trainer_epoch(ipf_trainer *trainer, ipf_train_metrics *me
  * both heads. */
 IPF_API ipf_status ipf_trainer_evaluate(ipf_trainer *trainer, ipf_train_metrics *metrics);
 /* Write a model bundle to out_dir (created if needed): profiler.safetensors
- * with the trained weights, and the encoders of the source bundle (bert/,
- * inception/) linked (symlink) or, where linking fails, copied. */
+ * with the trained weights (fine-tuned Inception blocks as extra tensors
+ * "inception.<block>.<branch>.weight|bias", BatchNorm folded, flat), and the
+ * encoders of the source bundle (bert/, inception/) linked (symlink) or,
+ * where linking fails, copied. */
 IPF_API ipf_status ipf_trainer_save_bundle(ipf_trainer *trainer, const char *out_dir);
 /* Save parameters, Adam state, RNG, epoch/step and data order to `path`
  * atomically (temporary file, fsync, rename): a failure, including a full

@@ -42,16 +42,19 @@ float adam_lr_at(const adam_cfg *c, int64_t t) {
     }
 }
 
-double adam_step(const adam_cfg *c, float *p, float *g, float *m, float *v, size_t n, int64_t *t) {
+double adam_sumsq(const float *g, size_t n) {
     double ss = 0;
     for (size_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
-    double norm = sqrt(ss);
-    if (!isfinite(norm)) return norm; /* caller reports; parameters and state stay as they were */
-    if (c->clip_norm > 0 && norm > c->clip_norm) {
-        float s = (float)(c->clip_norm / (norm + 1e-6)); /* torch: max_norm / (total_norm + 1e-6) */
-        for (size_t i = 0; i < n; i++) g[i] *= s;
-    }
-    int64_t step = ++*t;
+    return ss;
+}
+
+float adam_clip_scale(const adam_cfg *c, double norm) {
+    /* torch.nn.utils.clip_grad_norm_: max_norm / (total_norm + 1e-6) when over */
+    return c->clip_norm > 0 && norm > c->clip_norm ? (float)(c->clip_norm / (norm + 1e-6)) : 1.0f;
+}
+
+void adam_update(const adam_cfg *c, float *p, const float *g, float *m, float *v, size_t n, int64_t step,
+                 float gscale) {
     float lr = adam_lr_at(c, step);
     float b1 = c->beta1, b2 = c->beta2, eps = c->eps, wd = c->weight_decay;
     /* bias corrections in double, as torch computes them with Python floats */
@@ -59,7 +62,7 @@ double adam_step(const adam_cfg *c, float *p, float *g, float *m, float *v, size
     float bc2_sqrt = (float)sqrt(1.0 - pow(b2, (double)step));
     int decoupled = c->decoupled;
     for (size_t i = 0; i < n; i++) {
-        float gi = g[i];
+        float gi = gscale == 1.0f ? g[i] : g[i] * gscale;
         if (wd != 0) {
             if (decoupled) p[i] *= 1.0f - lr * wd;
             else gi += wd * p[i];
@@ -69,5 +72,11 @@ double adam_step(const adam_cfg *c, float *p, float *g, float *m, float *v, size
         float denom = sqrtf(v[i]) / bc2_sqrt + eps;
         p[i] -= (step_size * m[i]) / denom; /* torch addcdiv order */
     }
+}
+
+double adam_step(const adam_cfg *c, float *p, float *g, float *m, float *v, size_t n, int64_t *t) {
+    double norm = sqrt(adam_sumsq(g, n));
+    if (!isfinite(norm)) return norm; /* caller reports; parameters and state stay as they were */
+    adam_update(c, p, g, m, v, n, ++*t, adam_clip_scale(c, norm));
     return norm;
 }

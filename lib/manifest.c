@@ -2,13 +2,15 @@
  * gzip (zlib's gzopen reads both), one post a line:
  *   {"influencer", "post", "caption", "image", "influencer_label", "post_label"}
  * "image" is relative to the manifest's directory unless absolute; labels may
- * be null or absent.  Choices: a malformed line stops reading with an error
+ * be null or absent; optional "text_feature" / "image_feature" number arrays
+ * are cached encoder features (the same fields `ipf profile` reads).  Choices: a malformed line stops reading with an error
  * naming the line (training on silently-partial data is worse than failing);
  * a missing image file either fails or drops the post and counts it, as the
  * caller asks (the trainer drops and reports the count). */
 #include "train.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,6 +31,7 @@ void manifest_free(manifest *m) {
         free(m->posts[i].post_id);
         free(m->posts[i].caption);
         free(m->posts[i].image);
+        free(m->posts[i].features);
     }
     for (int i = 0; i < m->n_infl; i++) {
         free(m->infl[i].name);
@@ -92,10 +95,34 @@ static ipf_status opt_string(json_t *obj, const char *field, const char **s, siz
     return IPF_OK;
 }
 
+/* An optional array of exactly n finite numbers into dst. */
+static ipf_status read_feature(json_t *obj, const char *field, int n, float *dst, int *present, const char *path,
+                               int line, ipf_err *e) {
+    json_t *v = json_object_get(obj, field);
+    *present = 0;
+    if (!v || json_is_null(v)) return IPF_OK;
+    if (!json_is_array(v) || json_array_size(v) != (size_t)n)
+        return ipf_fail(e, IPF_ERR_SHAPE, "%s:%d: \"%s\" must be an array of %d numbers", path, line, field, n);
+    for (int i = 0; i < n; i++) {
+        json_t *x = json_array_get(v, (size_t)i);
+        if (!json_is_number(x))
+            return ipf_fail(e, IPF_ERR_FORMAT, "%s:%d: %s[%d] is not a number", path, line, field, i);
+        dst[i] = (float)json_number_value(x);
+        if (!isfinite(dst[i]))
+            return ipf_fail(e, IPF_ERR_NUMERIC, "%s:%d: %s[%d] is not finite", path, line, field, i);
+    }
+    *present = 1;
+    return IPF_OK;
+}
+
+typedef struct mf_dims {
+    int text, image;
+} mf_dims;
+
 static ipf_status parse_line(manifest *m, const char *text, const char *path, const char *dir, int line,
                              const char (*inf_names)[PROF_CLASS_NAME_CAP], int n_inf,
-                             const char (*post_names)[PROF_CLASS_NAME_CAP], int n_post, int missing_is_error,
-                             ipf_err *e) {
+                             const char (*post_names)[PROF_CLASS_NAME_CAP], int n_post, mf_dims dims,
+                             int missing_is_error, ipf_err *e) {
     json_error_t jerr;
     json_t *obj = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
     if (!obj) return ipf_fail(e, IPF_ERR_FORMAT, "%s:%d: invalid JSON: %s", path, line, jerr.text);
@@ -118,26 +145,44 @@ static ipf_status parse_line(manifest *m, const char *text, const char *path, co
         (st = read_label(obj, "influencer_label", inf_names, n_inf, &yi, path, line, e)) ||
         (st = read_label(obj, "post_label", post_names, n_post, &yp, path, line, e)))
         goto done;
-    if (!cap && !img) {
-        st = ipf_fail(e, IPF_ERR_FORMAT, "%s:%d: a post needs a caption or an image", path, line);
+    float *feat = ipf_malloc_array((size_t)dims.text + dims.image, sizeof(float));
+    int has_t = 0, has_i = 0;
+    if (!feat) goto oom;
+    if ((st = read_feature(obj, "text_feature", dims.text, feat, &has_t, path, line, e)) ||
+        (st = read_feature(obj, "image_feature", dims.image, feat + dims.text, &has_i, path, line, e))) {
+        free(feat);
         goto done;
+    }
+    if (!cap && !img && !has_t && !has_i) {
+        free(feat);
+        st = ipf_fail(e, IPF_ERR_FORMAT, "%s:%d: a post needs a caption, an image or a cached feature", path, line);
+        goto done;
+    }
+    if (!has_t && !has_i) {
+        free(feat);
+        feat = NULL;
     }
     char *img_path = NULL;
     if (img) {
         size_t need = strlen(dir) + strlen(img) + 2;
         img_path = malloc(need);
-        if (!img_path) goto oom;
+        if (!img_path) {
+            free(feat);
+            goto oom;
+        }
         if (img[0] == '/' || !dir[0]) snprintf(img_path, need, "%s", img);
         else snprintf(img_path, need, "%s/%s", dir, img);
         struct stat sb;
-        if (stat(img_path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        if (!has_i && (stat(img_path, &sb) != 0 || !S_ISREG(sb.st_mode))) {
             if (missing_is_error) {
                 st = ipf_fail(e, IPF_ERR_IO, "%s:%d: image file %s does not exist", path, line, img_path);
                 free(img_path);
+                free(feat);
                 goto done;
             }
             m->skipped_missing_image++;
             free(img_path);
+            free(feat);
             goto done;
         }
     }
@@ -148,6 +193,7 @@ static ipf_status parse_line(manifest *m, const char *text, const char *path, co
     if (k < 0) {
         if (grow((void **)&m->infl, &m->cap_infl, m->n_infl + 1, sizeof *m->infl)) {
             free(img_path);
+            free(feat);
             goto oom;
         }
         k = m->n_infl++;
@@ -155,12 +201,14 @@ static ipf_status parse_line(manifest *m, const char *text, const char *path, co
         m->infl[k].label = yi;
         if (!m->infl[k].name) {
             free(img_path);
+            free(feat);
             goto oom;
         }
     } else if (yi >= 0 && m->infl[k].label >= 0 && yi != m->infl[k].label) {
         st = ipf_fail(e, IPF_ERR_FORMAT, "%s:%d: influencer \"%s\" labelled \"%s\" here but \"%s\" before", path,
                       line, infl, inf_names[yi], inf_names[m->infl[k].label]);
         free(img_path);
+        free(feat);
         goto done;
     } else if (yi >= 0) {
         m->infl[k].label = yi;
@@ -169,6 +217,7 @@ static ipf_status parse_line(manifest *m, const char *text, const char *path, co
     if (grow((void **)&m->posts, &m->cap_posts, m->n_posts + 1, sizeof *m->posts) ||
         grow((void **)&f->posts, &f->cap_posts, f->n_posts + 1, sizeof *f->posts)) {
         free(img_path);
+        free(feat);
         goto oom;
     }
     mf_post *p = &m->posts[m->n_posts];
@@ -183,10 +232,15 @@ static ipf_status parse_line(manifest *m, const char *text, const char *path, co
     p->image = img_path;
     p->post_label = yp;
     p->line = line;
+    p->features = feat; /* one allocation for both */
+    p->text_feature = has_t ? feat : NULL;
+    p->image_feature = has_i ? feat + dims.text : NULL;
     if (!p->post_id || (cap && !p->caption)) {
         free(p->post_id);
         free(p->caption);
         free(img_path);
+        free(feat);
+        p->features = p->text_feature = p->image_feature = NULL;
         goto oom;
     }
     f->posts[f->n_posts++] = m->n_posts++;
@@ -199,9 +253,12 @@ done:
 }
 
 ipf_status manifest_read(const char *path, const char (*inf_names)[PROF_CLASS_NAME_CAP], int n_inf,
-                         const char (*post_names)[PROF_CLASS_NAME_CAP], int n_post, int missing_image_is_error,
-                         manifest *m, ipf_err *e) {
+                         const char (*post_names)[PROF_CLASS_NAME_CAP], int n_post, int text_dim, int image_dim,
+                         int missing_image_is_error, manifest *m, ipf_err *e) {
+    mf_dims dims = {text_dim, image_dim};
     memset(m, 0, sizeof *m);
+    m->text_dim = text_dim;
+    m->image_dim = image_dim;
     gzFile gz = gzopen(path, "rb");
     if (!gz) return ipf_fail(e, IPF_ERR_IO, "cannot open manifest %s", path);
     char dir[4096];
@@ -256,8 +313,8 @@ ipf_status manifest_read(const char *path, const char (*inf_names)[PROF_CLASS_NA
             m->skipped_blank++;
             continue;
         }
-        st = parse_line(m, buf + lead, path, dir, line, inf_names, n_inf, post_names, n_post, missing_image_is_error,
-                        e);
+        st = parse_line(m, buf + lead, path, dir, line, inf_names, n_inf, post_names, n_post, dims,
+                        missing_image_is_error, e);
     }
     free(buf);
     gzclose(gz);

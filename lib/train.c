@@ -18,6 +18,7 @@
  * keeps parameters, Adam state, RNG, epoch, step and the epoch's order, so a
  * resumed run continues bit-exactly (given the same thread count). */
 #include "train.h"
+#include "inception.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,6 +65,18 @@ struct ipf_trainer {
     size_t img_bytes;
     float *aug_in, *aug_out;
     int img_side;
+    /* Inception fine-tuning (inception_trainable_blocks = k > 0) */
+    inception_train *inc_t;
+    int inc_k, inc_C, inc_FH, inc_FW;
+    size_t inc_feat;         /* C*FH*FW floats of frozen trunk output per image */
+    size_t inc_n;            /* its trainable parameters */
+    float *inc_m, *inc_v;    /* Adam state of those */
+    float *ffeat;            /* (n_posts, inc_feat) frozen trunk outputs */
+    uint8_t *has_feat;       /* (n_posts) 1 where ffeat holds the post's image */
+    float *bfeat, *bipool, *bdpool; /* batch: (n_img,inc_feat), (n_img,E), (P,E) */
+    int *bimg_row;           /* (n_img) batch row of each image */
+    int n_img;
+    size_t bfcap;
     ipf_progress_fn progress;
     void *progress_user;
     char *cache_path;
@@ -123,12 +136,9 @@ static ipf_status check_options(const ipf_train_options *o, ipf_err *e) {
         "augmentation ranges must be >= 0 (zoom < 1)");
     BAD(o->aug_cache_mb < 0, "aug_cache_mb must be >= 0");
     BAD(o->inception_trainable_blocks < 0 || o->bert_trainable_layers < 0, "trainable counts must be >= 0");
+    BAD(o->inception_trainable_blocks > INCEPTION_NBLOCKS, "inception_trainable_blocks must be 0..%d",
+        INCEPTION_NBLOCKS);
 #undef BAD
-    if (o->inception_trainable_blocks > 0)
-        return ipf_fail(e, IPF_ERR_UNSUPPORTED,
-                        "training options: inception_trainable_blocks = %d: fine-tuning Inception blocks is not "
-                        "available in this version; use 0 (heads only, features cached)",
-                        o->inception_trainable_blocks);
     if (o->bert_trainable_layers > 0)
         return ipf_fail(e, IPF_ERR_UNSUPPORTED,
                         "training options: bert_trainable_layers = %d: fine-tuning BERT layers is not available in "
@@ -212,6 +222,22 @@ ipf_status train_attach_model(ipf_trainer *t, const ipf_model *model, int image_
     if (t->opt.threads > 0 && (st = ipf_session_set_option(t->session, IPF_OPT_THREADS, t->opt.threads)))
         return ipf_fail(e, st, "%s", ipf_session_error(t->session));
     t->k = &t->session->kctx;
+    if (t->opt.inception_trainable_blocks > 0) {
+        const inception *inc = model->part[IPF_PART_INCEPTION];
+        if (!inc)
+            return ipf_fail(e, IPF_ERR_NOT_FOUND,
+                            "inception_trainable_blocks = %d but the model has no image encoder (inception/)",
+                            t->opt.inception_trainable_blocks);
+        t->inc_k = t->opt.inception_trainable_blocks;
+        if ((st = inception_trunk_shape(inc, image_side, image_side, t->inc_k, &t->inc_C, &t->inc_FH, &t->inc_FW, e)) ||
+            (st = inception_train_create(inc, t->inc_k, &t->inc_t, e)))
+            return st;
+        t->inc_feat = (size_t)t->inc_C * t->inc_FH * t->inc_FW;
+        t->inc_n = inception_train_nparams(t->inc_t);
+        t->inc_m = ipf_calloc_array(2 * t->inc_n, sizeof(float));
+        if (!t->inc_m) return ipf_fail(e, IPF_ERR_OUT_OF_MEMORY, "out of memory for Inception's Adam state");
+        t->inc_v = t->inc_m + t->inc_n;
+    }
     return IPF_OK;
 }
 
@@ -219,6 +245,9 @@ static void free_data(ipf_trainer *t) {
     if (t->img)
         for (int i = 0; i < t->mf.n_posts; i++) free(t->img[i]);
     free(t->img);
+    free(t->ffeat);
+    t->ffeat = NULL;
+    t->has_feat = NULL;
     manifest_free(&t->mf);
     free(t->fpool);
     free(t->mu);
@@ -241,6 +270,9 @@ IPF_API void ipf_trainer_free(ipf_trainer *t) {
     free(t->aug_in);
     free(t->cache_path);
     free(t->params);
+    inception_train_free(t->inc_t);
+    free(t->inc_m);
+    free(t->bfeat);
     ipf_session_free(t->session);
     kctx_destroy(&t->own_k);
     free(t);
@@ -377,6 +409,8 @@ static uint32_t posts_crc(const manifest *m) {
         if (p->caption) c = ipf_crc32(c, p->caption, p->caption_len);
         c = ipf_crc32(c, "|", 1);
         if (p->image) c = ipf_crc32(c, p->image, strlen(p->image) + 1);
+        if (p->text_feature) c = ipf_crc32(c, p->text_feature, sizeof(float) * (size_t)m->text_dim);
+        if (p->image_feature) c = ipf_crc32(c, p->image_feature, sizeof(float) * (size_t)m->image_dim);
     }
     return c;
 }
@@ -433,21 +467,71 @@ static ipf_status save_feature_cache(ipf_trainer *t, uint32_t crc) {
     return afile_commit(&f, t->cache_path, &t->err);
 }
 
+static ipf_status post_image(ipf_trainer *t, int p, const float **img);
+
+/* Fine-tuning: the pool features of posts with frozen trunk outputs, through
+ * the (current) trainable top blocks, into fpool. */
+static ipf_status pool_from_feats(ipf_trainer *t) {
+    size_t E = t->cfg.img_pool;
+    float pool[16 * INCEPTION_POOL_DIM];
+    int idx[16], n = 0;
+    for (int i = 0; i <= t->mf.n_posts; i++) {
+        if (i < t->mf.n_posts && t->has_feat[i]) idx[n++] = i;
+        if (n == 16 || (i == t->mf.n_posts && n)) {
+            float *feat = ipf_malloc_array((size_t)n * t->inc_feat, sizeof(float));
+            if (!feat) return ipf_fail(&t->err, IPF_ERR_OUT_OF_MEMORY, "out of memory");
+            for (int j = 0; j < n; j++)
+                memcpy(feat + j * t->inc_feat, t->ffeat + (size_t)idx[j] * t->inc_feat, t->inc_feat * sizeof(float));
+            ipf_status st = inception_train_forward(t->inc_t, t->session, feat, n, t->inc_FH, t->inc_FW, pool);
+            free(feat);
+            if (st) return ipf_fail(&t->err, st, "Inception top blocks: %s", ipf_session_error(t->session));
+            for (int j = 0; j < n; j++) memcpy(t->fpool + (size_t)idx[j] * E, pool + (size_t)j * E, E * sizeof(float));
+            n = 0;
+        }
+    }
+    return IPF_OK;
+}
+
 static ipf_status compute_features(ipf_trainer *t) {
-    if (!t->session)
-        return ipf_fail(&t->err, IPF_ERR_STATE, "computing features needs a trainer made from a model");
     size_t E = t->cfg.img_pool, X = t->cfg.text_dim;
     for (int i = 0; i < t->mf.n_posts; i++) {
         const mf_post *p = &t->mf.posts[i];
-        ipf_post post = {sizeof post, p->caption, p->caption_len, NULL, 0, p->image, NULL, NULL};
-        ipf_status st = ipf_session_encode_post(t->session, &post, t->ftext + (size_t)i * X,
-                                                t->fpool + (size_t)i * E, NULL);
-        if (st)
-            return ipf_fail(&t->err, st, "manifest line %d (post \"%s\"): %s", p->line, p->post_id,
-                            ipf_session_error(t->session));
+        if (p->text_feature && p->image_feature) { /* cached in the manifest */
+            memcpy(t->ftext + (size_t)i * X, p->text_feature, X * sizeof(float));
+            memcpy(t->fpool + (size_t)i * E, p->image_feature, E * sizeof(float));
+            report(t, "features", i + 1, t->mf.n_posts);
+            continue;
+        }
+        if (!t->session)
+            return ipf_fail(&t->err, IPF_ERR_STATE, "manifest line %d: computing features needs a trainer made from a model",
+                            p->line);
+        int own_image = t->inc_t && p->image && !p->image_feature; /* frozen trunk output kept instead */
+        ipf_status st = IPF_OK;
+        if (!own_image || p->caption || p->text_feature) {
+            ipf_post post = {sizeof post, p->caption, p->caption_len, NULL, 0, own_image ? NULL : p->image,
+                             p->text_feature, p->image_feature};
+            st = ipf_session_encode_post(t->session, &post, t->ftext + (size_t)i * X, t->fpool + (size_t)i * E, NULL);
+            if (st) st = ipf_fail(&t->err, st, "%s", ipf_session_error(t->session));
+        } else {
+            memset(t->ftext + (size_t)i * X, 0, X * sizeof(float)); /* no caption: zeros, as the profiler does */
+        }
+        if (!st && own_image) {
+            const float *img = NULL;
+            int S = t->img_side;
+            if (!(st = post_image(t, i, &img)) &&
+                (st = inception_forward_trunk_to(t->model->part[IPF_PART_INCEPTION], t->session, img, 1, S, S,
+                                                 t->inc_k, t->ffeat + (size_t)i * t->inc_feat)))
+                st = ipf_fail(&t->err, st, "image %s: %s", p->image, ipf_session_error(t->session));
+            t->has_feat[i] = !st;
+        }
+        if (st) {
+            char msg[IPF_ERRMSG_CAP];
+            snprintf(msg, sizeof msg, "%s", t->err.msg);
+            return ipf_fail(&t->err, st, "manifest line %d (post \"%s\"): %s", p->line, p->post_id, msg);
+        }
         report(t, "features", i + 1, t->mf.n_posts);
     }
-    return IPF_OK;
+    return t->inc_t ? pool_from_feats(t) : IPF_OK;
 }
 
 static ipf_status check_features_finite(ipf_trainer *t) {
@@ -546,7 +630,7 @@ IPF_API ipf_status ipf_trainer_load_data(ipf_trainer *t, const char *manifest_pa
     free_data(t);
     ipf_status st = manifest_read(manifest_path, (const char(*)[PROF_CLASS_NAME_CAP])t->cfg.inf_names, t->cfg.n_inf,
                                   (const char(*)[PROF_CLASS_NAME_CAP])t->cfg.post_names, t->cfg.n_post,
-                                  t->opt.missing_image_is_error, &t->mf, &t->err);
+                                  t->cfg.text_dim, t->cfg.img_pool, t->opt.missing_image_is_error, &t->mf, &t->err);
     if (st) return st;
     if (t->mf.skipped_missing_image)
         ipf_log(IPF_LOG_WARN, "%s: %d posts dropped: image file missing", manifest_path, t->mf.skipped_missing_image);
@@ -557,14 +641,25 @@ IPF_API ipf_status ipf_trainer_load_data(ipf_trainer *t, const char *manifest_pa
         return ipf_fail(&t->err, IPF_ERR_OUT_OF_MEMORY, "out of memory for the features of %zu posts", n);
     }
     t->ftext = t->fpool + n * E;
+    if (t->inc_t) { /* frozen trunk outputs per post (the feature file cache does not hold them) */
+        t->ffeat = ipf_malloc_array(n * t->inc_feat + (n + 3) / 4 + 1, sizeof(float));
+        if (!t->ffeat) {
+            free_data(t);
+            return ipf_fail(&t->err, IPF_ERR_OUT_OF_MEMORY, "out of memory for the Inception features of %zu posts",
+                            n);
+        }
+        t->has_feat = (uint8_t *)(t->ffeat + n * t->inc_feat);
+        memset(t->has_feat, 0, n);
+    }
     uint32_t crc = posts_crc(&t->mf) ^ encoders_crc(t);
-    int cached = t->cache_path && load_feature_cache(t, crc) == IPF_OK;
+    const char *cache = t->inc_t ? NULL : t->cache_path;
+    int cached = cache && load_feature_cache(t, crc) == IPF_OK;
     if (!cached) {
         if ((st = compute_features(t))) {
             free_data(t);
             return st;
         }
-        if (t->cache_path && (st = save_feature_cache(t, crc))) {
+        if (cache && (st = save_feature_cache(t, crc))) {
             free_data(t);
             return st;
         }
@@ -600,6 +695,16 @@ static ipf_status reserve_batch(ipf_trainer *t, size_t n, size_t S) {
         t->bpool = b;
         t->bxt = b + n * E;
         t->bcap = n;
+    }
+    if (t->inc_t && n > t->bfcap) { /* fine-tuning: image rows, their pool, d(pool) of all rows */
+        float *f = ipf_malloc_array(n * (t->inc_feat + 2 * t->cfg.img_pool) + n, sizeof(float));
+        if (!f) return ipf_fail(&t->err, IPF_ERR_OUT_OF_MEMORY, "out of memory for %zu images' features", n);
+        free(t->bfeat);
+        t->bfeat = f;
+        t->bipool = f + n * t->inc_feat;
+        t->bdpool = t->bipool + n * t->cfg.img_pool;
+        t->bimg_row = (int *)(t->bdpool + n * t->cfg.img_pool);
+        t->bfcap = n;
     }
     size_t need = (size_t)t->mf.n_posts + 1;
     if (S + 1 > t->scap || !t->by) {
@@ -643,7 +748,7 @@ static ipf_status post_image(ipf_trainer *t, int p, const float **img) {
         return ipf_fail(&t->err, IPF_ERR_IO, "cannot read image %s", mp->image);
     }
     float *dst = t->aug_in;
-    int keep = t->img_bytes + sz * sizeof(float) <= (size_t)t->opt.aug_cache_mb << 20;
+    int keep = t->opt.augment && t->img_bytes + sz * sizeof(float) <= (size_t)t->opt.aug_cache_mb << 20;
     if (keep && !(dst = malloc(sz * sizeof(float)))) keep = 0, dst = t->aug_in;
     ipf_status st = ipf_session_preprocess_image(t->session, data, (size_t)n, dst, sz);
     free(data);
@@ -670,22 +775,53 @@ static ipf_status gather(ipf_trainer *t, const mf_influencer *f, const int *pick
         memcpy(bp, t->fpool + (size_t)p * E, E * sizeof(float));
         memcpy(bx, t->ftext + (size_t)p * X, X * sizeof(float));
         t->by[i] = t->mf.posts[p].post_label;
-        if (augment && t->mf.posts[p].image) {
+        ipf_status st = IPF_OK;
+        int S = t->img_side;
+        augment_cfg ac = {t->opt.aug_rotation_deg, t->opt.aug_shift,         t->opt.aug_zoom, t->opt.aug_hflip,
+                          t->opt.aug_channel_shift, t->opt.aug_fill_nearest, 0.0f};
+        if (t->inc_t && t->has_feat[p]) { /* fine-tuning: the top blocks run in finish_pool */
+            int j = t->n_img++;
+            float *dst = t->bfeat + (size_t)j * t->inc_feat;
+            t->bimg_row[j] = i;
+            if (!augment) {
+                memcpy(dst, t->ffeat + (size_t)p * t->inc_feat, t->inc_feat * sizeof(float));
+            } else {
+                const float *img = NULL;
+                if ((st = post_image(t, p, &img))) return st;
+                augment_image(&ac, &t->rng, img, t->aug_out, 3, S, S);
+                if ((st = inception_forward_trunk_to(t->model->part[IPF_PART_INCEPTION], t->session, t->aug_out, 1, S,
+                                                     S, t->inc_k, dst)))
+                    return ipf_fail(&t->err, st, "image %s: %s", t->mf.posts[p].image, ipf_session_error(t->session));
+            }
+        } else if (augment && t->mf.posts[p].image && !t->mf.posts[p].image_feature) {
             const float *img = NULL;
-            ipf_status st = post_image(t, p, &img);
-            if (st) return st;
-            int S = t->img_side;
-            augment_cfg ac = {t->opt.aug_rotation_deg, t->opt.aug_shift,         t->opt.aug_zoom, t->opt.aug_hflip,
-                              t->opt.aug_channel_shift, t->opt.aug_fill_nearest, 0.0f};
+            if ((st = post_image(t, p, &img))) return st;
             augment_image(&ac, &t->rng, img, t->aug_out, 3, S, S);
             if ((st = ipf_session_encode_image_tensor(t->session, t->aug_out, 1, S, S, bp, E)))
                 return ipf_fail(&t->err, st, "image %s: %s", t->mf.posts[p].image, ipf_session_error(t->session));
         }
-        if (t->opt.standardize_features) {
-            for (size_t d = 0; d < E; d++) bp[d] = (bp[d] - t->mu[d]) * t->isd[d];
+        if (t->opt.standardize_features)
             for (size_t d = 0; d < X; d++) bx[d] = (bx[d] - t->mu[E + d]) * t->isd[E + d];
-        }
     }
+    return IPF_OK;
+}
+
+/* After gathering rows 0..P: pool features of fine-tuned images through the
+ * trainable top blocks, then standardisation of every pool row. */
+static ipf_status finish_pool(ipf_trainer *t, int P) {
+    size_t E = t->cfg.img_pool;
+    if (t->inc_t && t->n_img) {
+        ipf_status st = inception_train_forward(t->inc_t, t->session, t->bfeat, t->n_img, t->inc_FH, t->inc_FW,
+                                                t->bipool);
+        if (st) return ipf_fail(&t->err, st, "Inception top blocks: %s", ipf_session_error(t->session));
+        for (int j = 0; j < t->n_img; j++)
+            memcpy(t->bpool + (size_t)t->bimg_row[j] * E, t->bipool + (size_t)j * E, E * sizeof(float));
+    }
+    if (t->opt.standardize_features)
+        for (int i = 0; i < P; i++) {
+            float *bp = t->bpool + (size_t)i * E;
+            for (size_t d = 0; d < E; d++) bp[d] = (bp[d] - t->mu[d]) * t->isd[d];
+        }
     return IPF_OK;
 }
 
@@ -735,6 +871,7 @@ static ipf_status gather_batch(ipf_trainer *t, const int *set, int S, int k, ipf
     ipf_status st = reserve_batch(t, count_posts(t, set, S, k), (size_t)S);
     if (st) return st;
     t->seg[0] = 0;
+    t->n_img = 0;
     for (int b = 0; b < S; b++) {
         const mf_influencer *f = &t->mf.infl[set[b]];
         int n = choose_posts(r, f->n_posts, k, t->pick);
@@ -742,7 +879,7 @@ static ipf_status gather_batch(ipf_trainer *t, const int *set, int S, int k, ipf
         t->seg[b + 1] = t->seg[b] + n;
         t->yinf[b] = f->label;
     }
-    return IPF_OK;
+    return finish_pool(t, t->seg[S]);
 }
 
 /* ---- training --------------------------------------------------------------- */
@@ -754,6 +891,57 @@ static ipf_status need_data(ipf_trainer *t, const char *fn) {
     if (t->session) ipf_session_prepare(t->session);
     return IPF_OK;
 }
+
+/* Loss of the gathered batch (influencers batch[0..B)) and, into grads and
+ * the Inception block's grads, its gradient.  rng: dropout (NULL: none). */
+static ipf_status loss_and_grads(ipf_trainer *t, const int *batch, int B, ipf_rng *rng, double *loss) {
+    ipf_status st;
+    memset(t->grads, 0, t->lay.total * sizeof(float));
+    prof_train_in in;
+    set_input(t, &in, B, rng);
+    double total;
+    if ((st = prof_train_forward(t->k, &in, &t->acts, &total, NULL, NULL, &t->err))) return st;
+    if (!isfinite(total)) {
+        int b = 0;
+        while (b < B - 1 && isfinite(t->acts.seg_loss[b])) b++;
+        return ipf_fail(&t->err, IPF_ERR_NUMERIC,
+                        "step %lld: the loss of influencer \"%s\" is %g; training stopped, parameters unchanged "
+                        "(lower lr, enable clip_norm, or check the features)",
+                        (long long)t->step + 1, t->mf.infl[batch[b]].name, t->acts.seg_loss[b]);
+    }
+    size_t E = t->cfg.img_pool;
+    float *inc_grads = t->inc_t ? inception_train_grads(t->inc_t) : NULL;
+    if (t->inc_t) memset(t->bdpool, 0, sizeof(float) * E * (size_t)t->seg[B]);
+    if ((st = prof_train_backward(t->k, &in, &t->acts, 1.0f, t->grads, t->inc_t ? t->bdpool : NULL, NULL, &t->err)))
+        return st;
+    if (t->inc_t) { /* chain d(loss)/d(pool) of the images into the trainable blocks */
+        memset(inc_grads, 0, t->inc_n * sizeof(float));
+        for (int j = 0; j < t->n_img; j++) {
+            const float *src = t->bdpool + (size_t)t->bimg_row[j] * E;
+            float *dst = t->bipool + (size_t)j * E;
+            for (size_t d = 0; d < E; d++) dst[d] = t->opt.standardize_features ? src[d] * t->isd[d] : src[d];
+        }
+        if (t->n_img && (st = inception_train_backward(t->inc_t, t->session, t->bipool, NULL)))
+            return ipf_fail(&t->err, st, "Inception top blocks backward: %s", ipf_session_error(t->session));
+    }
+    *loss = total;
+    return IPF_OK;
+}
+
+/* Internal (tests): loss without dropout over the first min(S, n_train)
+ * training influencers with all their posts, and its gradients. */
+ipf_status train_debug_loss(ipf_trainer *t, int S, double *loss) {
+    if (S > t->n_train) S = t->n_train;
+    ipf_status st = gather_batch(t, t->train_set, S, 0, NULL, 0);
+    return st ? st : loss_and_grads(t, t->train_set, S, NULL, loss);
+}
+
+float *train_inc_params(ipf_trainer *t, size_t *n) {
+    *n = t->inc_n;
+    return t->inc_t ? inception_train_params(t->inc_t) : NULL;
+}
+
+float *train_inc_grads(ipf_trainer *t) { return t->inc_t ? inception_train_grads(t->inc_t) : NULL; }
 
 IPF_API ipf_status ipf_trainer_step(ipf_trainer *t, double *loss) {
     ipf_status st = need_data(t, "ipf_trainer_step");
@@ -770,26 +958,19 @@ IPF_API ipf_status ipf_trainer_step(ipf_trainer *t, double *loss) {
     if (B > t->n_train - t->cursor) B = t->n_train - t->cursor;
     const int *batch = t->perm + t->cursor;
     if ((st = gather_batch(t, batch, B, t->opt.posts_per_influencer, &t->rng, t->opt.augment))) return st;
-    memset(t->grads, 0, t->lay.total * sizeof(float));
-    prof_train_in in;
-    set_input(t, &in, B, &t->rng);
     double total;
-    if ((st = prof_train_forward(t->k, &in, &t->acts, &total, NULL, NULL, &t->err))) return st;
-    if (!isfinite(total)) {
-        int b = 0;
-        while (b < B - 1 && isfinite(t->acts.seg_loss[b])) b++;
-        return ipf_fail(&t->err, IPF_ERR_NUMERIC,
-                        "step %lld: the loss of influencer \"%s\" is %g; training stopped, parameters unchanged "
-                        "(lower lr, enable clip_norm, or check the features)",
-                        (long long)t->step + 1, t->mf.infl[batch[b]].name, t->acts.seg_loss[b]);
-    }
-    if ((st = prof_train_backward(t->k, &in, &t->acts, 1.0f, t->grads, NULL, NULL, &t->err))) return st;
-    int64_t tt = t->step;
-    double norm = adam_step(&t->adam, t->params, t->grads, t->m, t->v, t->lay.total, &tt);
+    if ((st = loss_and_grads(t, batch, B, &t->rng, &total))) return st;
+    float *inc_grads = t->inc_t ? inception_train_grads(t->inc_t) : NULL;
+    double ss = adam_sumsq(t->grads, t->lay.total) + (t->inc_t ? adam_sumsq(inc_grads, t->inc_n) : 0.0);
+    double norm = sqrt(ss);
     if (!isfinite(norm))
         return ipf_fail(&t->err, IPF_ERR_NUMERIC,
                         "step %lld: the gradient norm is %g; training stopped, parameters unchanged",
                         (long long)t->step + 1, norm);
+    float gscale = adam_clip_scale(&t->adam, norm);
+    int64_t tt = t->step + 1;
+    adam_update(&t->adam, t->params, t->grads, t->m, t->v, t->lay.total, tt, gscale);
+    if (t->inc_t) adam_update(&t->adam, inception_train_params(t->inc_t), inc_grads, t->inc_m, t->inc_v, t->inc_n, tt, gscale);
     t->step = tt;
     t->cursor += B;
     t->epoch_loss += total;
@@ -838,6 +1019,7 @@ static ipf_status gather_eval(ipf_trainer *t, const int *set, int S, int k) {
     ipf_status st = reserve_batch(t, count_posts(t, set, S, k), (size_t)S);
     if (st) return st;
     t->seg[0] = 0;
+    t->n_img = 0;
     for (int b = 0; b < S; b++) {
         const mf_influencer *f = &t->mf.infl[set[b]];
         ipf_rng er;
@@ -847,7 +1029,7 @@ static ipf_status gather_eval(ipf_trainer *t, const int *set, int S, int k) {
         t->seg[b + 1] = t->seg[b] + n;
         t->yinf[b] = f->label;
     }
-    return IPF_OK;
+    return finish_pool(t, t->seg[S]);
 }
 
 static ipf_status evaluate(ipf_trainer *t, ipf_train_metrics *out) {
@@ -862,8 +1044,9 @@ static ipf_status evaluate(ipf_trainer *t, ipf_train_metrics *out) {
     int n_inf = 0, n_inf_ok = 0, n_post = 0, n_post_ok = 0;
     float probs[EVAL_CHUNK * PROF_MAX_CLASSES];
     double lp_seg[EVAL_CHUNK];
-    for (int a0 = 0; a0 < nset; a0 += EVAL_CHUNK) {
-        int S = nset - a0 < EVAL_CHUNK ? nset - a0 : EVAL_CHUNK;
+    int chunk = t->inc_t ? 2 : EVAL_CHUNK; /* fine-tuning keeps every image's activations */
+    for (int a0 = 0; a0 < nset; a0 += chunk) {
+        int S = nset - a0 < chunk ? nset - a0 : chunk;
         /* the post head on every post */
         if ((st = gather_eval(t, set + a0, S, 0))) return st;
         prof_train_in in;
@@ -1044,6 +1227,36 @@ ipf_status train_link_encoders(ipf_trainer *t, const char *out_dir) {
 }
 
 ipf_err *train_err(ipf_trainer *t) { return &t->err; }
+
+ipf_status train_extra_tensors(ipf_trainer *t, st_wtensor **out, char **names, size_t *n) {
+    *out = NULL;
+    *names = NULL;
+    *n = 0;
+    if (!t->inc_t) return IPF_OK;
+    size_t cnt = inception_train_count(t->inc_t);
+    st_wtensor *w = calloc(cnt ? cnt : 1, sizeof *w);
+    char *nm = calloc(cnt ? cnt : 1, 128);
+    if (!w || !nm) {
+        free(w);
+        free(nm);
+        return ipf_fail(&t->err, IPF_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    const float *params = inception_train_params(t->inc_t);
+    for (size_t i = 0; i < cnt; i++) {
+        const char *name;
+        size_t off, count;
+        inception_train_tensor(t->inc_t, i, &name, &off, &count);
+        snprintf(nm + i * 128, 128, "inception.%s", name);
+        w[i].name = nm + i * 128;
+        w[i].ndim = 1; /* folded conv weights and biases, flat (inception_set_folded takes a count) */
+        w[i].shape[0] = (int64_t)count;
+        w[i].data = params + off;
+    }
+    *out = w;
+    *names = nm;
+    *n = cnt;
+    return IPF_OK;
+}
 const prof_config *train_config(const ipf_trainer *t) { return &t->cfg; }
 
 /* ---- checkpoints ------------------------------------------------------------ */
@@ -1093,6 +1306,13 @@ IPF_API ipf_status ipf_trainer_checkpoint_save(ipf_trainer *t, const char *path)
     afile_write(&f, t->m, t->lay.total * sizeof(float));
     afile_write(&f, t->v, t->lay.total * sizeof(float));
     if (t->n_train) afile_write(&f, t->perm, (size_t)t->n_train * sizeof(int));
+    uint64_t inc_n = t->inc_n; /* fine-tuned Inception blocks, when any */
+    afile_write(&f, &inc_n, sizeof inc_n);
+    if (t->inc_t) {
+        afile_write(&f, inception_train_params(t->inc_t), t->inc_n * sizeof(float));
+        afile_write(&f, t->inc_m, t->inc_n * sizeof(float));
+        afile_write(&f, t->inc_v, t->inc_n * sizeof(float));
+    }
     return afile_commit(&f, path, &t->err);
 }
 
@@ -1112,7 +1332,8 @@ IPF_API ipf_status ipf_trainer_checkpoint_resume(ipf_trainer *t, const char *pat
     memcpy(&h, buf + 8, sizeof h);
     int32_t dims[8];
     fill_dims(&t->cfg, dims);
-    size_t need = 8 + sizeof h + 3 * (size_t)h.total * sizeof(float) + (size_t)(h.n_train > 0 ? h.n_train : 0) * sizeof(int);
+    size_t need = 8 + sizeof h + 3 * (size_t)h.total * sizeof(float) + (size_t)(h.n_train > 0 ? h.n_train : 0) * sizeof(int) +
+                  sizeof(uint64_t) + 3 * t->inc_n * sizeof(float);
     if (h.total != t->lay.total || memcmp(dims, h.dims, sizeof dims)) {
         free(buf);
         return ipf_fail(&t->err, IPF_ERR_STATE, "%s: made for a different profiler configuration", path);
@@ -1134,6 +1355,21 @@ IPF_API ipf_status ipf_trainer_checkpoint_resume(ipf_trainer *t, const char *pat
     memcpy(t->m, p + nb, nb);
     memcpy(t->v, p + 2 * nb, nb);
     if (t->n_train) memcpy(t->perm, p + 3 * nb, (size_t)t->n_train * sizeof(int));
+    const unsigned char *q = p + 3 * nb + (size_t)t->n_train * sizeof(int);
+    uint64_t inc_n;
+    memcpy(&inc_n, q, sizeof inc_n);
+    if (inc_n != t->inc_n) {
+        free(buf);
+        return ipf_fail(&t->err, IPF_ERR_STATE, "%s: made with %llu fine-tuned Inception parameters, this trainer has %zu",
+                        path, (unsigned long long)inc_n, t->inc_n);
+    }
+    if (t->inc_t) {
+        size_t ib = t->inc_n * sizeof(float);
+        q += sizeof inc_n;
+        memcpy(inception_train_params(t->inc_t), q, ib);
+        memcpy(t->inc_m, q + ib, ib);
+        memcpy(t->inc_v, q + 2 * ib, ib);
+    }
     t->step = h.step;
     t->epoch = h.epoch;
     t->cursor = h.cursor;

@@ -16,6 +16,7 @@
 
 #include "internal.h"
 #include "profiler.h"
+#include "safetensors.h"
 
 /* ---- RNG ----------------------------------------------------------------- */
 typedef struct ipf_rng {
@@ -56,6 +57,14 @@ IPF_INTERNAL float adam_lr_at(const adam_cfg *c, int64_t t);
  * gradient norm before clipping; when it is not finite nothing is updated
  * (not even *t). */
 IPF_INTERNAL double adam_step(const adam_cfg *c, float *p, float *g, float *m, float *v, size_t n, int64_t *t);
+/* The pieces of adam_step, for several parameter blocks sharing one step and
+ * one global gradient norm: sum of squares of a block; the clipping factor
+ * for a global norm; one block's update at step (1-based) with gradients
+ * multiplied by gscale. */
+IPF_INTERNAL double adam_sumsq(const float *g, size_t n);
+IPF_INTERNAL float adam_clip_scale(const adam_cfg *c, double norm);
+IPF_INTERNAL void adam_update(const adam_cfg *c, float *p, const float *g, float *m, float *v, size_t n, int64_t step,
+                              float gscale);
 
 /* ---- profiler training --------------------------------------------------- */
 enum { POOL_ATTENTION = 0, POOL_MEAN = 1 };
@@ -136,6 +145,9 @@ typedef struct mf_post {
     char *image;       /* absolute or manifest-relative resolved path; NULL if none */
     int post_label;    /* index into the post class list, -1 = none */
     int line;          /* 1-based line in the manifest */
+    float *text_feature;  /* cached x_T (X floats) from the line, or NULL */
+    float *image_feature; /* cached pool features (E floats), or NULL */
+    float *features;      /* the allocation holding both (owned) */
 } mf_post;
 
 typedef struct mf_influencer {
@@ -152,6 +164,7 @@ typedef struct manifest {
     int n_infl, cap_infl;
     int skipped_missing_image; /* posts dropped because their image file does not exist */
     int skipped_blank;         /* blank lines */
+    int text_dim, image_dim;   /* widths of cached features */
 } manifest;
 
 /* Read a JSON Lines manifest (plain or gzip).  Class names are checked
@@ -161,10 +174,12 @@ typedef struct manifest {
  * blank lines are skipped.  A missing image file is an error when
  * missing_image_is_error, otherwise the post is dropped and counted in
  * skipped_missing_image.  Posts are grouped by influencer in order of first
- * appearance. */
+ * appearance.  Optional "text_feature" / "image_feature" arrays (as for
+ * `ipf profile`) are cached features of text_dim / image_dim numbers, used
+ * instead of the encoders. */
 IPF_INTERNAL ipf_status manifest_read(const char *path, const char (*inf_names)[PROF_CLASS_NAME_CAP], int n_inf,
-                                      const char (*post_names)[PROF_CLASS_NAME_CAP], int n_post,
-                                      int missing_image_is_error, manifest *m, ipf_err *e);
+                                      const char (*post_names)[PROF_CLASS_NAME_CAP], int n_post, int text_dim,
+                                      int image_dim, int missing_image_is_error, manifest *m, ipf_err *e);
 IPF_INTERNAL void manifest_free(manifest *m);
 /* Stratified split by influencer label: each class contributes
  * round(fraction * count) influencers (at least 1 when the class has >= 2 and
@@ -194,12 +209,20 @@ IPF_INTERNAL ipf_status train_create_raw(const prof_config *c, const float *para
  * (n_posts,E) followed by text features (n_posts,X); split and prepare. */
 IPF_INTERNAL ipf_status train_set_data(ipf_trainer *t, manifest *m, float *features);
 IPF_INTERNAL const float *train_params(const ipf_trainer *t, size_t *n);
+/* Loss (no dropout) over the first S training influencers, all posts, with
+ * gradients left in the trainer's blocks; fine-tuned Inception params/grads. */
+IPF_INTERNAL ipf_status train_debug_loss(ipf_trainer *t, int S, double *loss);
+IPF_INTERNAL float *train_inc_params(ipf_trainer *t, size_t *n);
+IPF_INTERNAL float *train_inc_grads(ipf_trainer *t);
 /* For lib/train_model.c: the model side of the trainer. */
 IPF_INTERNAL ipf_status train_attach_model(ipf_trainer *t, const ipf_model *model, int image_side, ipf_err *e);
 /* Parameters with feature standardisation folded in (malloc'ed; NULL when out of memory). */
 IPF_INTERNAL float *train_export_params(ipf_trainer *t);
 IPF_INTERNAL ipf_status train_link_encoders(ipf_trainer *t, const char *out_dir);
 IPF_INTERNAL ipf_err *train_err(ipf_trainer *t);
+/* Fine-tuned encoder tensors to store beside the heads ("inception.<block>.<branch>.weight|bias",
+ * flat); *out and *names are malloc'ed (free both), *n may be 0. */
+IPF_INTERNAL ipf_status train_extra_tensors(ipf_trainer *t, st_wtensor **out, char **names, size_t *n);
 IPF_INTERNAL const prof_config *train_config(const ipf_trainer *t);
 
 #endif

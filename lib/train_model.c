@@ -43,8 +43,14 @@ IPF_API ipf_status ipf_trainer_save_bundle(ipf_trainer *t, const char *out_dir) 
         free(p);
         return ipf_fail(e, IPF_ERR_INVALID_ARGUMENT, "path too long: %s", out_dir);
     }
-    ipf_status st = prof_save(path, train_config(t), p, NULL, 0, e);
+    st_wtensor *extra;
+    char *names;
+    size_t n_extra;
+    ipf_status st = train_extra_tensors(t, &extra, &names, &n_extra);
+    if (!st) st = prof_save(path, train_config(t), p, extra, n_extra, e);
     free(p);
+    free(extra);
+    free(names);
     if (!st) st = train_link_encoders(t, out_dir);
     return st;
 }

@@ -109,7 +109,7 @@ static ipf_trainer *make_trainer(const char *mpath, const ipf_train_options *o) 
     free(p);
     manifest m;
     if (manifest_read(mpath, (const char(*)[PROF_CLASS_NAME_CAP])c.inf_names, CI,
-                      (const char(*)[PROF_CLASS_NAME_CAP])c.post_names, CP, 0, &m, &e)) {
+                      (const char(*)[PROF_CLASS_NAME_CAP])c.post_names, CP, SX, SE, 0, &m, &e)) {
         FAILF("manifest_read: %s", e.msg);
         ipf_trainer_free(t);
         return NULL;
@@ -313,8 +313,8 @@ TEST(train_api_options) {
     float *p = init_params(&l, 1);
     ipf_trainer *t;
     ipf_err e = {{0}};
-    o.inception_trainable_blocks = 2;
-    CHECK_EQ_INT(train_create_raw(&c, p, &o, &t, &e), IPF_ERR_UNSUPPORTED);
+    o.inception_trainable_blocks = 12; /* there are 11 mixed blocks */
+    CHECK_EQ_INT(train_create_raw(&c, p, &o, &t, &e), IPF_ERR_INVALID_ARGUMENT);
     CHECK(strstr(e.msg, "inception_trainable_blocks") != NULL);
     ipf_train_options_default(&o);
     o.bert_trainable_layers = 1;
@@ -364,7 +364,7 @@ TEST(train_api_standardisation_folds_exactly) {
     REQUIRE(train_create_raw(&c, folded, &o2, &u, &e) == IPF_OK);
     manifest m;
     REQUIRE(manifest_read(mp, (const char(*)[PROF_CLASS_NAME_CAP])c.inf_names, CI,
-                          (const char(*)[PROF_CLASS_NAME_CAP])c.post_names, CP, 0, &m, &e) == IPF_OK);
+                          (const char(*)[PROF_CLASS_NAME_CAP])c.post_names, CP, SX, SE, 0, &m, &e) == IPF_OK);
     REQUIRE(train_set_data(u, &m, make_features(&m)) == IPF_OK);
     CHECK_OK(ipf_trainer_evaluate(u, &m2), ipf_trainer_error(u));
     fprintf(stderr, "    standardised loss %.7f, folded %.7f\n", m1.loss, m2.loss);

@@ -117,6 +117,7 @@ TEST(train_augment_identity_and_determinism) {
 /* ---- manifest ------------------------------------------------------------ */
 static const char INF[3][PROF_CLASS_NAME_CAP] = {"fashion", "food", "pet"};
 static const char POST[4][PROF_CLASS_NAME_CAP] = {"fashion", "food", "pet", "other"};
+enum { TDIM = 3, IDIM = 2 }; /* cached feature widths for these tests */
 
 static void write_text(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
@@ -151,7 +152,8 @@ static const char *GOOD =
     "{\"influencer\": \"ann\", \"post\": \"p3\", \"caption\": \"cat\", \"influencer_label\": null, "
     "\"post_label\": \"pet\"}\n"
     "{\"influencer\": \"bob\", \"post\": \"p4\", \"caption\": \"gone\", \"image\": \"missing.jpg\"}\n"
-    "{\"influencer\": \"cid\", \"post\": \"p5\", \"caption\": \"no newline at end\", \"influencer_label\": \"food\"}";
+    "{\"influencer\": \"cid\", \"post\": \"p5\", \"text_feature\": [1, 2.5, -3], \"image_feature\": [0.5, 7], "
+    "\"image\": \"missing2.jpg\", \"influencer_label\": \"food\"}";
 
 static void check_good(const manifest *m) {
     CHECK_EQ_INT(m->n_posts, 4);
@@ -169,6 +171,11 @@ static void check_good(const manifest *m) {
     CHECK(m->posts[0].image && strstr(m->posts[0].image, "/a.jpg"));
     CHECK_STR_EQ(m->posts[1].caption, "pasta \xc3\xa8");
     CHECK_EQ_INT(m->posts[3].line, 6);
+    /* cached features: the missing image does not matter then */
+    REQUIRE(m->posts[3].text_feature && m->posts[3].image_feature);
+    CHECK(m->posts[3].text_feature[1] == 2.5f && m->posts[3].text_feature[2] == -3.0f);
+    CHECK(m->posts[3].image_feature[0] == 0.5f && m->posts[3].image_feature[1] == 7.0f);
+    CHECK(m->posts[0].text_feature == NULL && m->posts[0].image_feature == NULL);
 }
 
 TEST(train_manifest_read) {
@@ -176,7 +183,7 @@ TEST(train_manifest_read) {
     manifest m;
     ipf_err e = {{0}};
     write_text(mk("m.jsonl"), GOOD);
-    CHECK_OK(manifest_read(mk("m.jsonl"), INF, 3, POST, 4, 0, &m, &e), e.msg);
+    CHECK_OK(manifest_read(mk("m.jsonl"), INF, 3, POST, 4,  TDIM, IDIM, 0, &m, &e), e.msg);
     check_good(&m);
     manifest_free(&m);
     /* the same, gzip-compressed */
@@ -184,11 +191,11 @@ TEST(train_manifest_read) {
     REQUIRE(gz);
     gzputs(gz, GOOD);
     gzclose(gz);
-    CHECK_OK(manifest_read(mk("m.jsonl.gz"), INF, 3, POST, 4, 0, &m, &e), e.msg);
+    CHECK_OK(manifest_read(mk("m.jsonl.gz"), INF, 3, POST, 4,  TDIM, IDIM, 0, &m, &e), e.msg);
     check_good(&m);
     manifest_free(&m);
     /* a missing image as an error */
-    CHECK_EQ_INT(manifest_read(mk("m.jsonl"), INF, 3, POST, 4, 1, &m, &e), IPF_ERR_IO);
+    CHECK_EQ_INT(manifest_read(mk("m.jsonl"), INF, 3, POST, 4,  TDIM, IDIM, 1, &m, &e), IPF_ERR_IO);
     CHECK(strstr(e.msg, ":5:") && strstr(e.msg, "missing.jpg"));
 
     struct {
@@ -201,7 +208,9 @@ TEST(train_manifest_read) {
         {"\n\n{\"caption\": \"x\"}\n", IPF_ERR_FORMAT, ":3: \"influencer\" is missing"},
         {"[1, 2]\n", IPF_ERR_FORMAT, ":1: a line must be a JSON object"},
         {"{\"influencer\": \"a\", \"caption\": 5}\n", IPF_ERR_FORMAT, ":1: \"caption\" must be"},
-        {"{\"influencer\": \"a\"}\n", IPF_ERR_FORMAT, ":1: a post needs a caption or an image"},
+        {"{\"influencer\": \"a\"}\n", IPF_ERR_FORMAT, ":1: a post needs a caption, an image or a cached feature"},
+        {"{\"influencer\": \"a\", \"text_feature\": [1, 2]}\n", IPF_ERR_SHAPE, ":1: \"text_feature\" must be an array of 3"},
+        {"{\"influencer\": \"a\", \"image_feature\": [1, \"x\"]}\n", IPF_ERR_FORMAT, ":1: image_feature[1] is not a number"},
         {"{\"influencer\": \"a\", \"caption\": \"x\", \"influencer_label\": \"pet\"}\n"
          "{\"influencer\": \"a\", \"caption\": \"y\", \"influencer_label\": \"food\"}\n", IPF_ERR_FORMAT, ":2: influencer \"a\" labelled"},
         {"\n  \n", IPF_ERR_FORMAT, "no posts"},
@@ -209,11 +218,11 @@ TEST(train_manifest_read) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_text(mk("bad.jsonl"), bad[i].text);
         e.msg[0] = 0;
-        int st = manifest_read(mk("bad.jsonl"), INF, 3, POST, 4, 0, &m, &e);
+        int st = manifest_read(mk("bad.jsonl"), INF, 3, POST, 4,  TDIM, IDIM, 0, &m, &e);
         CHECK_EQ_INT(st, bad[i].status);
         if (!strstr(e.msg, bad[i].needle)) FAILF("case %zu: message \"%s\" lacks \"%s\"", i, e.msg, bad[i].needle);
     }
-    CHECK_EQ_INT(manifest_read(mk("nope.jsonl"), INF, 3, POST, 4, 0, &m, &e), IPF_ERR_IO);
+    CHECK_EQ_INT(manifest_read(mk("nope.jsonl"), INF, 3, POST, 4,  TDIM, IDIM, 0, &m, &e), IPF_ERR_IO);
     /* a line longer than the initial 64 KiB buffer */
     size_t big = 200000;
     char *longl = malloc(big + 100);
@@ -224,7 +233,7 @@ TEST(train_manifest_read) {
     strcpy(longl + L + big, "\"}\n");
     write_text(mk("long.jsonl"), longl);
     free(longl);
-    CHECK_OK(manifest_read(mk("long.jsonl"), INF, 3, POST, 4, 0, &m, &e), e.msg);
+    CHECK_OK(manifest_read(mk("long.jsonl"), INF, 3, POST, 4,  TDIM, IDIM, 0, &m, &e), e.msg);
     CHECK_EQ_INT(m.n_posts, 1);
     CHECK_EQ_INT(m.posts[0].caption_len, big);
     manifest_free(&m);

@@ -35,7 +35,7 @@ static void fmt_time(char *buf, size_t cap, double s) {
 
 /* A progress bar: "[stage] ########------  123/456  41.2/s  ETA 14s".  On a
  * terminal it redraws in place (at most 10 times a second); otherwise one
- * line per stage when it completes. */
+ * line when a stage that took a second or more completes. */
 static void on_progress(void *user, const char *stage, int64_t done, int64_t total) {
     progress *p = user;
     if (p->quiet) return;
@@ -48,6 +48,7 @@ static void on_progress(void *user, const char *stage, int64_t done, int64_t tot
     p->last_done = done;
     int finished = done >= total;
     if (!finished && (!p->tty || t - p->last < 0.1)) return;
+    if (finished && !p->tty && t - p->t0 < 1.0) return; /* in logs, only stages worth a line */
     p->last = t;
     double el = t - p->t0, rate = el > 0 ? done / el : 0;
     char eta[32], elapsed[32];
