@@ -127,7 +127,7 @@ static ipf_status load_finetuned(ipf_model *m, const char *dir) {
             break;
         }
         const float *data;
-        size_t count = t->nbytes / 4;
+        size_t count = t->ndim == 1 ? (size_t)t->shape[0] : 0;
         if (t->ndim != 1) {
             st = ipf_fail(NULL, IPF_ERR_SHAPE, "%s: tensor '%s' must be 1-D (a flat folded convolution tensor)", path,
                           t->name);
