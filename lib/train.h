@@ -53,7 +53,7 @@ IPF_INTERNAL void adam_cfg_default(adam_cfg *c);
 /* The learning rate used at step t (1-based). */
 IPF_INTERNAL float adam_lr_at(const adam_cfg *c, int64_t t);
 /* One update of n parameters.  *t is the step count before the call; it is
- * incremented.  g may be scaled in place by clipping.  Returns the global
+ * incremented.  g is read only (clipping scales it on the fly).  Returns the global
  * gradient norm before clipping; when it is not finite nothing is updated
  * (not even *t). */
 IPF_INTERNAL double adam_step(const adam_cfg *c, float *p, float *g, float *m, float *v, size_t n, int64_t *t);
