@@ -4,10 +4,12 @@
  * Backends:
  *   oneDNN  — forward_inference primitive per shape, cached in the session's
  *             plan cache; activations in KL_NCHW or blocked (nChw8c/16c);
- *             weights described with format_tag_any, reordered once per
- *             session into oneDNN's blocked layout and cached by address
- *             (the model is immutable after load, so the address identifies
- *             the weights; kconv.w_volatile turns the cache off for training).
+ *             weights described with format_tag_any and reordered into
+ *             oneDNN's blocked layout: once per model when it passes a
+ *             conv2d_pack (kconv.wpack), else once per session, cached by
+ *             address (the model is immutable after load, so the address
+ *             identifies the weights; kconv.w_volatile turns the cache off
+ *             for training).
  *   OpenBLAS — im2col + sgemm per image (1x1 stride-1 convs skip im2col).
  *   ref     — direct loops accumulating in double, the test oracle.
  * Letters: N batch, C input channels, H/W input size, M output channels,
@@ -211,8 +213,20 @@ static int conv_reorder_weights(ipf_kctx *c, conv_plan *cp, const float *w, floa
 
 /* The weights in the primitive's layout: w itself, a per-call reorder
  * (volatile weights) or the session's cached copy. */
+struct kconv_pack {
+    dnnl_memory_desc_t md;
+    float *data;
+};
+
+void conv2d_pack_free(kconv_pack *pk) {
+    if (!pk) return;
+    free(pk->data);
+    free(pk);
+}
+
 static const float *conv_weights(ipf_kctx *c, conv_plan *cp, const kconv *p, const float *w) {
     if (!cp->w_reorder) return w;
+    if (p->wpack && dnnl_memory_desc_equal(&p->wpack->md, cp->wmd)) return p->wpack->data;
     if (p->w_volatile) {
         if (!cp->wbuf && !(cp->wbuf = aligned_alloc(64, (cp->wbytes + 63) & ~(size_t)63))) {
             kerr(c, "conv2d: out of memory for reordered weights");
@@ -247,25 +261,61 @@ static const float *conv_weights(ipf_kctx *c, conv_plan *cp, const kconv *p, con
     return e->buf;
 }
 
+static conv_plan *conv_plan_for(ipf_kctx *c, const kconv *p, int has_bias, int direct) {
+    char key[160];
+    snprintf(key, sizeof key, "conv:%d,%d,%d,%d>%d:%dx%d/%d,%d+%d,%d:r%d:l%d%d:b%d:d%d", p->N, p->C, p->H, p->W,
+             p->M, p->KH, p->KW, p->SH, p->SW, p->PH, p->PW, p->relu, p->x_layout, p->y_layout, has_bias, direct);
+    conv_plan *cp = kctx_plan_get(c, key);
+    if (cp) return cp;
+    void *eng, *strm;
+    if (kctx_dnnl(c, &eng, &strm)) {
+        kerr(c, "conv2d: cannot create the oneDNN engine/stream");
+        return NULL;
+    }
+    if (!(cp = calloc(1, sizeof *cp))) {
+        kerr(c, "conv2d: out of memory");
+        return NULL;
+    }
+    dnnl_status_t st = conv_plan_build(cp, p, has_bias, direct, (dnnl_engine_t)eng);
+    if (st != dnnl_success) {
+        conv_plan_free(cp);
+        kerr(c, "conv2d %s: oneDNN setup failed (%s)", key, dnnl_status2str(st));
+        return NULL;
+    }
+    if (kctx_plan_put(c, key, cp, conv_plan_free)) {
+        kerr(c, "conv2d: out of memory");
+        return NULL;
+    }
+    return cp;
+}
+
+int conv2d_pack(ipf_kctx *c, const kconv *p, const float *w, kconv_pack **out) {
+    *out = NULL;
+    if (kctx_pick(c, 1, 1) != KB_ONEDNN) return 0;
+    conv_plan *cp = conv_plan_for(c, p, 1, 1);
+    if (!cp) return -1;
+    if (!cp->w_reorder) return 0;
+    kconv_pack *pk = calloc(1, sizeof *pk);
+    if (pk) pk->data = aligned_alloc(64, (cp->wbytes + 63) & ~(size_t)63);
+    if (!pk || !pk->data) {
+        conv2d_pack_free(pk);
+        return kerr(c, "conv2d: out of memory packing weights");
+    }
+    pk->md = *cp->wmd;
+    if (conv_reorder_weights(c, cp, w, pk->data)) {
+        conv2d_pack_free(pk);
+        return -1;
+    }
+    *out = pk;
+    return 0;
+}
+
 static int conv2d_forward_dnnl(ipf_kctx *c, const kconv *p, float *y, const float *x, const float *w,
                                const float *b) {
     int OH = conv2d_out_dim(p->H, p->KH, p->SH, p->PH), OW = conv2d_out_dim(p->W, p->KW, p->SW, p->PW);
     int ctot = conv_ctot(p), direct = kd_slice_direct(p->N, p->M, ctot);
-    char key[160];
-    snprintf(key, sizeof key, "conv:%d,%d,%d,%d>%d:%dx%d/%d,%d+%d,%d:r%d:l%d%d:b%d:d%d", p->N, p->C, p->H, p->W,
-             p->M, p->KH, p->KW, p->SH, p->SW, p->PH, p->PW, p->relu, p->x_layout, p->y_layout, b != NULL, direct);
-    conv_plan *cp = kctx_plan_get(c, key);
-    if (!cp) {
-        void *eng, *strm;
-        if (kctx_dnnl(c, &eng, &strm)) return kerr(c, "conv2d: cannot create the oneDNN engine/stream");
-        if (!(cp = calloc(1, sizeof *cp))) return kerr(c, "conv2d: out of memory");
-        dnnl_status_t st = conv_plan_build(cp, p, b != NULL, direct, (dnnl_engine_t)eng);
-        if (st != dnnl_success) {
-            conv_plan_free(cp);
-            return kerr(c, "conv2d %s: oneDNN setup failed (%s)", key, dnnl_status2str(st));
-        }
-        if (kctx_plan_put(c, key, cp, conv_plan_free)) return kerr(c, "conv2d: out of memory");
-    }
+    conv_plan *cp = conv_plan_for(c, p, b != NULL, direct);
+    if (!cp) return -1;
     const float *wk = conv_weights(c, cp, p, w);
     if (!wk) return -1;
     float *dst = direct ? y + (size_t)p->y_c0 * OH * OW : cp->ytmp;

@@ -88,6 +88,8 @@ enum { KL_NCHW = 0, KL_BLK8 = 1, KL_BLK16 = 2 };
 IPF_KINTERNAL int kl_block(int layout);
 IPF_KINTERNAL int kl_preferred_blocked(void);
 
+typedef struct kconv_pack kconv_pack;
+
 /* Convolution parameters: x (N,C,H,W) * w (M,C,KH,KW) + b (M)  ->
  * y (N,M,OH,OW), OH = (H + 2PH - KH)/SH + 1 (torch.nn.functional.conv2d with
  * symmetric padding, no dilation, groups 1), ReLU fused when relu != 0. */
@@ -100,6 +102,9 @@ typedef struct kconv {
     /* Weights change between calls (training): oneDNN reorders them on every
      * call instead of caching the reordered copy keyed by their address. */
     int w_volatile;
+    /* Optional weights already in oneDNN's layout (conv2d_pack), shared
+     * read-only by sessions; used when the primitive wants that layout. */
+    const kconv_pack *wpack;
 } kconv;
 
 IPF_KINTERNAL int conv2d_out_dim(int in, int k, int s, int p);
@@ -107,6 +112,11 @@ IPF_KINTERNAL int conv2d_out_dim(int in, int k, int s, int p);
 IPF_KINTERNAL int conv2d_forward(ipf_kctx *c, const kconv *p, float *y, const float *x, const float *w,
                                  const float *b);
 IPF_KINTERNAL void conv2d_forward_ref(const kconv *p, float *y, const float *x, const float *w, const float *b);
+/* Reorder w once into the layout the oneDNN primitive for p wants (a model
+ * does this at load so its sessions share one copy).  *out is NULL when no
+ * reorder is needed or oneDNN is not the backend of c.  -1 on failure. */
+IPF_KINTERNAL int conv2d_pack(ipf_kctx *c, const kconv *p, const float *w, kconv_pack **out);
+IPF_KINTERNAL void conv2d_pack_free(kconv_pack *pk);
 
 /* Pooling: max (torch max_pool2d) or average with padding counted in the
  * divisor (torch avg_pool2d's count_include_pad=True default), floor mode. */

@@ -16,14 +16,6 @@
 /* Captions tokenized per group in ipf_session_encode_text_batch. */
 #define TEXT_CHUNK 64
 
-/* TEMPORARY until the tokenizer (lib/tokenizer.c, helper tok) is merged:
- * weak references so the library links without it; vocab.txt is then
- * ignored and encode_text reports no tokenizer. */
-#pragma weak tokenizer_load_vocab
-#pragma weak tokenizer_free
-#pragma weak tokenizer_vocab_size
-#pragma weak tokenizer_encode
-
 static int file_exists(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
@@ -63,7 +55,7 @@ IPF_API ipf_status ipf_model_load_bert(const char *bert_dir, ipf_model **out) {
     ipf_model_set_part(m, IPF_PART_BERT, b, bert_free);
     char vocab[4096];
     snprintf(vocab, sizeof vocab, "%s/vocab.txt", bert_dir);
-    if (file_exists(vocab) && tokenizer_load_vocab) {
+    if (file_exists(vocab)) {
         int lower;
         tokenizer *t = NULL;
         if ((st = read_lower_case(bert_dir, &lower, NULL)) || (st = tokenizer_load_vocab(vocab, lower, &t, NULL))) {

@@ -31,6 +31,7 @@ typedef struct cbr {
     int C, M, KH, KW, S, PH, PW;
     float *w; /* (M,C,KH,KW) */
     float *b; /* (M) */
+    kconv_pack *pack; /* w in oneDNN's layout, shared by all sessions (NULL: none) */
 } cbr;
 
 typedef struct blk_a { cbr b1, b5_1, b5_2, bd_1, bd_2, bd_3, bp; } blk_a;      /* InceptionA */
@@ -52,7 +53,9 @@ struct inception {
 static void cbr_free(cbr *c) {
     free(c->w);
     free(c->b);
+    conv2d_pack_free(c->pack);
     c->w = c->b = NULL;
+    c->pack = NULL;
 }
 
 /* All cbr members of the struct in order (it is nothing but cbr's and an int). */
@@ -88,7 +91,7 @@ static ipf_status get(loader *L, const char *module, const char *field, int ndim
 /* Load module `name` (a BasicConv2d) with the given geometry and fold its BN. */
 static ipf_status load_cbr(loader *L, cbr *c, const char *name, int C, int M, int KH, int KW, int S, int PH,
                            int PW) {
-    *c = (cbr){C, M, KH, KW, S, PH, PW, NULL, NULL};
+    *c = (cbr){C, M, KH, KW, S, PH, PW, NULL, NULL, NULL};
     char mod[160];
     const float *w, *g, *beta, *mean, *var;
     int64_t ws[4] = {M, C, KH, KW}, vs[1] = {M};
@@ -259,9 +262,11 @@ ipf_status inception_load(const char *path, int transform_input, inception **out
     st_close(f);
     inc->transform_input = transform_input != 0;
     if (inc->transform_input) fold_transform_input(&inc->c1a);
+    inception_prepack(inc);
     *out = inc;
     return IPF_OK;
 }
+
 
 /* ---- execution ------------------------------------------------------------- */
 
@@ -284,6 +289,7 @@ typedef struct exec {
     int N, layout;
     int dry;       /* only compute shapes, tracking the largest tensor */
     size_t need;   /* dry: floats of the largest activation */
+    int pack;      /* dry run at load: pack each conv's weights for oneDNN */
 } exec;
 
 /* Activation (channels C, spatial H x W); data in `p`. */
@@ -303,14 +309,18 @@ static ipf_status run_cbr(exec *x, const cbr *c, act in, float *y, int ctot, int
     *o = (act){y, ctot, OH, OW};
     if (in.H + 2 * c->PH < c->KH || in.W + 2 * c->PW < c->KW || OH < 1 || OW < 1)
         return ipf_fail(x->e, IPF_ERR_SHAPE, "inception %s: input %dx%d is too small", what, in.H, in.W);
+    /* The network input (3 channels) is plain NCHW whatever the layout. */
+    kconv p = {x->N, c->C, in.H, in.W, c->M, c->KH, c->KW, c->S, c->S, c->PH, c->PW, 1,
+               in.C == 3 ? KL_NCHW : x->layout, x->layout, ctot, c0, 0, c->pack};
     if (x->dry) {
         size_t n = (size_t)x->N * ctot * OH * OW;
         if (n > x->need) x->need = n;
+        if (x->pack && !c->pack) {
+            p.y_ctot = p.y_c0 = 0;
+            if (conv2d_pack(x->k, &p, c->w, &((cbr *)c)->pack)) return kfail(x, what);
+        }
         return IPF_OK;
     }
-    /* The network input (3 channels) is plain NCHW whatever the layout. */
-    kconv p = {x->N, c->C, in.H, in.W, c->M, c->KH, c->KW, c->S, c->S, c->PH, c->PW, 1,
-               in.C == 3 ? KL_NCHW : x->layout, x->layout, ctot, c0, 0};
     if (conv2d_forward(x->k, &p, y, in.p, c->w, c->b)) return kfail(x, what);
     return IPF_OK;
 }
@@ -414,7 +424,7 @@ static ipf_status fwd_e(exec *x, const blk_e *b, act X, float *Y, float *T1, flo
     return IPF_OK;
 }
 
-enum { NBLOCKS = 11 };
+enum { NBLOCKS = 11, INCEPTION_CHUNK = 8 };
 static const char *const BLOCK_NAMES[NBLOCKS] = {"Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a",
                                                  "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e",
                                                  "Mixed_7a", "Mixed_7b", "Mixed_7c"};
@@ -460,14 +470,34 @@ static ipf_status fwd_trunk(exec *x, const inception *inc, const float *in, int 
     return IPF_OK;
 }
 
+void inception_prepack(inception *inc) {
+    /* One oneDNN-layout copy of every conv's weights, made now so that all
+     * sessions share it read-only (each would otherwise reorder and keep its
+     * own ~90 MB copy on first use).  Packed for a 299x299 image, batch 1,
+     * the common case; a session whose primitives want another layout falls
+     * back to its own cached reorder.  Best effort: a failure only logs. */
+    ipf_kctx k;
+    kctx_init(&k);
+    k.backend = KB_ONEDNN;
+    ipf_err e;
+    exec x = {&k, &e, 1, kl_preferred_blocked(), 1, 0, 1};
+    float *none[4] = {NULL, NULL, NULL, NULL};
+    act o;
+    if (fwd_trunk(&x, inc, NULL, 299, 299, NBLOCKS, none, &o))
+        ipf_log(IPF_LOG_WARN, "inception: packing weights for oneDNN failed (%s); sessions will reorder their own",
+                e.msg);
+    kctx_destroy(&k);
+}
+
 /* Size the session workspace for (N,H,W) and set up the executor. */
-static ipf_status exec_begin(exec *x, const inception *inc, ipf_session *s, int N, int H, int W, inc_ws **wsp) {
-    *x = (exec){&s->kctx, &s->err, N, KL_NCHW, 1, 0};
+static ipf_status exec_begin(exec *x, const inception *inc, ipf_session *s, int N, int H, int W, int layout,
+                             inc_ws **wsp) {
+    *x = (exec){&s->kctx, &s->err, N, KL_NCHW, 1, 0, 0};
     float *none[4] = {NULL, NULL, NULL, NULL};
     act o;
     TRY(fwd_trunk(x, inc, NULL, H, W, NBLOCKS, none, &o));
     x->dry = 0;
-    x->layout = kctx_pick(&s->kctx, 1, 1) == KB_ONEDNN ? kl_preferred_blocked() : KL_NCHW;
+    x->layout = kctx_pick(&s->kctx, 1, 1) != KB_ONEDNN ? KL_NCHW : layout >= 0 ? layout : kl_preferred_blocked();
     inc_ws *ws = s->state[IPF_PART_INCEPTION];
     if (!ws) {
         if (!(ws = calloc(1, sizeof *ws))) return ipf_fail(&s->err, IPF_ERR_OUT_OF_MEMORY, "inception: out of memory");
@@ -492,15 +522,27 @@ static ipf_status exec_begin(exec *x, const inception *inc, ipf_session *s, int 
 
 ipf_status inception_forward(const inception *inc, ipf_session *s, const float *x, int N, int H, int W,
                              float *pool) {
+    return inception_forward_layout(inc, s, x, N, H, W, -1, pool);
+}
+
+ipf_status inception_forward_layout(const inception *inc, ipf_session *s, const float *x, int N, int H, int W,
+                                    int layout, float *pool) {
     if (N < 1 || H < 75 || W < 75)
         return ipf_fail(&s->err, IPF_ERR_SHAPE, "inception: input (%d,3,%d,%d) must have N >= 1 and H, W >= 75", N,
                         H, W);
-    exec ex;
-    inc_ws *ws = NULL;
-    TRY(exec_begin(&ex, inc, s, N, H, W, &ws));
-    act o;
-    TRY(fwd_trunk(&ex, inc, x, H, W, NBLOCKS, ws->buf, &o));
-    if (gap_forward(ex.k, pool, o.p, N, o.C, o.H, o.W, ex.layout)) return kfail(&ex, "avgpool");
+    /* Chunks of at most INCEPTION_CHUNK images bound the workspace and the
+     * number of per-shape plans; a chunk of 8 already fills the GEMMs. */
+    size_t in_img = (size_t)3 * H * W;
+    for (int n0 = 0; n0 < N; n0 += INCEPTION_CHUNK) {
+        int n = N - n0 < INCEPTION_CHUNK ? N - n0 : INCEPTION_CHUNK;
+        exec ex;
+        inc_ws *ws = NULL;
+        TRY(exec_begin(&ex, inc, s, n, H, W, layout, &ws));
+        act o;
+        TRY(fwd_trunk(&ex, inc, x + (size_t)n0 * in_img, H, W, NBLOCKS, ws->buf, &o));
+        if (gap_forward(ex.k, pool + (size_t)n0 * INCEPTION_POOL_DIM, o.p, n, o.C, o.H, o.W, ex.layout))
+            return kfail(&ex, "avgpool");
+    }
     return IPF_OK;
 }
 
@@ -548,6 +590,10 @@ ipf_status inception_set_folded(inception *inc, const char *name, const float *d
             if (count != want)
                 return ipf_fail(e, IPF_ERR_SHAPE, "inception tensor '%s' has %zu values, expected %zu", name, count, want);
             memcpy(is_w ? c[j].w : c[j].b, data, want * sizeof(float));
+            if (is_w) { /* the packed copy is stale now; inception_prepack() redoes it */
+                conv2d_pack_free(c[j].pack);
+                c[j].pack = NULL;
+            }
             return IPF_OK;
         }
     }
@@ -558,7 +604,7 @@ ipf_status inception_trunk_shape(const inception *inc, int H, int W, int k, int 
     if (k < 0 || k > NBLOCKS) return ipf_fail(e, IPF_ERR_INVALID_ARGUMENT, "inception: k = %d outside [0, %d]", k, NBLOCKS);
     if (H < 75 || W < 75) return ipf_fail(e, IPF_ERR_SHAPE, "inception: input %dx%d is below 75x75", H, W);
     ipf_kctx none = {0};
-    exec x = {&none, e, 1, KL_NCHW, 1, 0};
+    exec x = {&none, e, 1, KL_NCHW, 1, 0, 0};
     float *bufs[4] = {NULL, NULL, NULL, NULL};
     act o;
     TRY(fwd_trunk(&x, inc, NULL, H, W, NBLOCKS - k, bufs, &o));
@@ -573,12 +619,18 @@ ipf_status inception_forward_trunk_to(const inception *inc, ipf_session *s, cons
                         H, W);
     if (k < 0 || k > NBLOCKS)
         return ipf_fail(&s->err, IPF_ERR_INVALID_ARGUMENT, "inception: k = %d outside [0, %d]", k, NBLOCKS);
-    exec ex;
-    inc_ws *ws = NULL;
-    TRY(exec_begin(&ex, inc, s, N, H, W, &ws));
-    act o;
-    TRY(fwd_trunk(&ex, inc, x, H, W, NBLOCKS - k, ws->buf, &o));
-    if (layout_convert(ex.k, feat, KL_NCHW, o.p, ex.layout, N, o.C, o.H, o.W)) return kfail(&ex, "features");
+    size_t in_img = (size_t)3 * H * W;
+    for (int n0 = 0; n0 < N; n0 += INCEPTION_CHUNK) {
+        int n = N - n0 < INCEPTION_CHUNK ? N - n0 : INCEPTION_CHUNK;
+        exec ex;
+        inc_ws *ws = NULL;
+        TRY(exec_begin(&ex, inc, s, n, H, W, -1, &ws));
+        act o;
+        TRY(fwd_trunk(&ex, inc, x + (size_t)n0 * in_img, H, W, NBLOCKS - k, ws->buf, &o));
+        size_t out_img = (size_t)o.C * o.H * o.W;
+        if (layout_convert(ex.k, feat + (size_t)n0 * out_img, KL_NCHW, o.p, ex.layout, n, o.C, o.H, o.W))
+            return kfail(&ex, "features");
+    }
     return IPF_OK;
 }
 
@@ -789,7 +841,7 @@ static size_t buf_elems(const tblock *B, int b, int N) {
 static kconv train_conv(const inception_train *t, const tblock *B, const gop *o, const ttensor *w) {
     int ctot = o->out == 1 ? B->g.Cout : B->g.tmpC[o->out - 2];
     return (kconv){t->N, w->C, B->H, B->W, w->M, w->KH, w->KW, w->S, w->S, w->PH, w->PW, 1, KL_NCHW, KL_NCHW,
-                   ctot, o->c0, 1};
+                   ctot, o->c0, 1, NULL};
 }
 
 static kpool train_pool(const inception_train *t, const tblock *B, const gop *o) {

@@ -15,9 +15,14 @@ IPF_INTERNAL ipf_status inception_load(const char *path, int transform_input, in
 IPF_INTERNAL void inception_free(void *inc);
 
 /* x (N,3,H,W) preprocessed, H,W >= 75  ->  pool (N,2048) global-average-
- * pooled Mixed_7c features.  Errors go to s->err. */
+ * pooled Mixed_7c features.  Runs in chunks of up to 8 images, so the
+ * session's workspace stays bounded whatever N.  Errors go to s->err. */
 IPF_INTERNAL ipf_status inception_forward(const inception *inc, ipf_session *s, const float *x, int N, int H,
                                           int W, float *pool);
+/* Same with the oneDNN activation layout forced (KL_BLK8, KL_BLK16; -1 =
+ * this CPU's preferred one), so tests cover the layout of other CPUs. */
+IPF_INTERNAL ipf_status inception_forward_layout(const inception *inc, ipf_session *s, const float *x, int N, int H,
+                                                 int W, int layout, float *pool);
 
 /* ---- fine-tuning the top blocks (used by the trainer) ------------------
  *
@@ -79,5 +84,10 @@ IPF_INTERNAL ipf_status inception_train_backward(inception_train *t, ipf_session
  * count floats) in a model being loaded. */
 IPF_INTERNAL ipf_status inception_set_folded(inception *inc, const char *name, const float *data, size_t count,
                                              ipf_err *e);
+/* Re-pack, for oneDNN, the weights that inception_set_folded() replaced (call
+ * once after the replacements, still before sharing the model; without it
+ * each session reorders those convs' weights itself).  inception_load()
+ * packs everything already. */
+IPF_INTERNAL void inception_prepack(inception *inc);
 
 #endif

@@ -47,6 +47,11 @@ assert len(lines[6]['cls']) == 768
 print('embed-text: max abs error vs float64 PyTorch %.3g' % err)
 PYEOF
 
+# the output width follows the model (small golden: hidden 64)
+n=$(echo '{"id": 1, "ids": [101, 2000, 102]}' | "$IPF" embed-text --bert "$G/bert_small" |
+  $PY -c "import json,sys; print(len(json.loads(sys.stdin.readline())['cls']))")
+[ "$n" = 64 ] || { echo "FAIL: small model gave $n floats, expected 64"; exit 1; }
+
 # usage errors
 if "$IPF" embed-text < /dev/null 2>/dev/null; then echo "FAIL: missing --bert accepted"; exit 1; fi
 if "$IPF" embed-text --bert /nonexistent < /dev/null 2> "$tmp/err2.txt"; then echo "FAIL: bad dir accepted"; exit 1; fi

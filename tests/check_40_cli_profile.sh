@@ -124,6 +124,7 @@ grep -q "line 3" "$tmp/bad_err.txt" || { echo "check_cli_profile: FAIL: errors n
 "$IPF" profile --model "$G" --summary "$tmp/good.jsonl" > "$tmp/summary.txt"
 for k in 0 1 2; do grep -q "^inf$k: " "$tmp/summary.txt" || { echo "check_cli_profile: FAIL: summary lacks inf$k" >&2; cat "$tmp/summary.txt" >&2; exit 1; }; done
 grep -q "top posts by attention" "$tmp/summary.txt" || { echo "check_cli_profile: FAIL: summary lacks top posts" >&2; exit 1; }
+grep -q "influencer_label for [0-3] of 3)" "$tmp/summary.txt" || { echo "check_cli_profile: FAIL: summary lacks the label agreement" >&2; exit 1; }
 
 # 5. classify-post: one line per input line, errors keep their id
 set +e

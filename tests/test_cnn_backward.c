@@ -44,7 +44,7 @@ TEST(cnn_conv2d_backward_backends) {
     for (size_t ci = 0; ci < sizeof CASES / sizeof CASES[0]; ci++) {
         const bcase *k = &CASES[ci];
         kconv p = {k->N, k->C, k->H, k->W, k->M, k->KH, k->KW, k->S, k->S, k->PH, k->PW, k->relu, KL_NCHW, KL_NCHW,
-                   k->ctot, k->c0, 1};
+                   k->ctot, k->c0, 1, NULL};
         int OH = conv2d_out_dim(k->H, k->KH, k->S, k->PH), OW = conv2d_out_dim(k->W, k->KW, k->S, k->PW);
         int ctot = k->ctot ? k->ctot : k->M;
         size_t nx = (size_t)k->N * k->C * k->H * k->W, nw = (size_t)k->M * k->C * k->KH * k->KW;
@@ -84,7 +84,7 @@ TEST(cnn_conv2d_backward_backends) {
 /* L(x, w, b) = <g, conv(x, w, b)> without ReLU is linear in each argument, so
  * a central difference with a step of 0.5 is exact up to float rounding. */
 TEST(cnn_conv2d_backward_finite_diff) {
-    kconv p = {2, 3, 7, 6, 4, 3, 3, 2, 2, 1, 1, 0, KL_NCHW, KL_NCHW, 0, 0, 1};
+    kconv p = {2, 3, 7, 6, 4, 3, 3, 2, 2, 1, 1, 0, KL_NCHW, KL_NCHW, 0, 0, 1, NULL};
     int OH = conv2d_out_dim(7, 3, 2, 1), OW = conv2d_out_dim(6, 3, 2, 1);
     size_t nx = 2 * 3 * 7 * 6, nw = 4 * 3 * 9, ny = (size_t)2 * 4 * OH * OW;
     float *x = rand_buf(nx), *w = rand_buf(nw), *b = rand_buf(4), *g = rand_buf(ny), *y = malloc(ny * 4);
@@ -161,7 +161,7 @@ TEST(cnn_backward_torch_golden) {
     const char *names[] = {"x", "w", "b", "g2", "g3", "y1", "y2", "y3", "dx", "dw", "db"};
     const float *t[11];
     for (int i = 0; i < 11; i++) REQUIRE(st_get_f32(f, names[i], 0, NULL, &t[i], &e) == IPF_OK);
-    kconv p = {2, 8, 11, 9, 16, 3, 3, 2, 2, 1, 1, 1, KL_NCHW, KL_NCHW, 0, 0, 1};
+    kconv p = {2, 8, 11, 9, 16, 3, 3, 2, 2, 1, 1, 1, KL_NCHW, KL_NCHW, 0, 0, 1, NULL};
     int OH = conv2d_out_dim(11, 3, 2, 1), OW = conv2d_out_dim(9, 3, 2, 1); /* 6x5 */
     kpool mp = {2, 16, OH, OW, 3, 3, 2, 2, 0, 0, KP_MAX, KL_NCHW, 0, 0};
     kpool ap = {2, 16, OH, OW, 3, 3, 1, 1, 1, 1, KP_AVG, KL_NCHW, 0, 0};

@@ -53,7 +53,7 @@ TEST(cnn_conv2d_backends) {
     for (size_t ci = 0; ci < sizeof CONV_CASES / sizeof CONV_CASES[0]; ci++) {
         const conv_case *k = &CONV_CASES[ci];
         kconv p = {k->N, k->C, k->H, k->W, k->M, k->KH, k->KW, k->SH, k->SW, k->PH, k->PW, k->relu,
-                   KL_NCHW, KL_NCHW, k->ctot, k->c0, 0};
+                   KL_NCHW, KL_NCHW, k->ctot, k->c0, 0, NULL};
         int OH = conv2d_out_dim(k->H, k->KH, k->SH, k->PH), OW = conv2d_out_dim(k->W, k->KW, k->SW, k->PW);
         int ctot = k->ctot ? k->ctot : k->M;
         size_t ny = (size_t)k->N * ctot * OH * OW;
@@ -91,7 +91,7 @@ TEST(cnn_conv2d_backends) {
 
 TEST(cnn_conv2d_volatile_weights) {
     /* Changing weights at the same address must be seen when w_volatile. */
-    kconv p = {1, 8, 6, 6, 8, 3, 3, 1, 1, 1, 1, 0, KL_NCHW, KL_BLK8, 0, 0, 1};
+    kconv p = {1, 8, 6, 6, 8, 3, 3, 1, 1, 1, 1, 0, KL_NCHW, KL_BLK8, 0, 0, 1, NULL};
     float *x = rand_buf(8 * 36), *w = rand_buf(8 * 8 * 9), y[8 * 36], yp[8 * 36], yref[8 * 36];
     ipf_kctx c;
     ctx_for(&c, KB_ONEDNN);
@@ -110,7 +110,7 @@ TEST(cnn_conv2d_volatile_weights) {
 TEST(cnn_conv2d_bad_shape) {
     ipf_kctx c;
     ctx_for(&c, KB_REF);
-    kconv p = {1, 3, 2, 2, 8, 3, 3, 1, 1, 0, 0, 0, KL_NCHW, KL_NCHW, 0, 0, 0};
+    kconv p = {1, 3, 2, 2, 8, 3, 3, 1, 1, 0, 0, 0, KL_NCHW, KL_NCHW, 0, 0, 0, NULL};
     float buf[64] = {0};
     CHECK(conv2d_forward(&c, &p, buf, buf, buf, NULL) != 0);
     CHECK(strstr(c.err, "invalid shape") != NULL);

@@ -202,3 +202,64 @@ TEST(inception_threads_share_model) {
     free(x);
     ipf_model_free(m);
 }
+
+/* A batch of 10 runs as chunks of 8 + 2: each image's features equal those of
+ * the image alone (other kernels for other batch sizes: float rounding only). */
+TEST(inception_batch_chunks) {
+    if (light()) SKIP("IPF_TEST_LIGHT: 11 forward passes");
+    ipf_model *m = load(0);
+    if (!m) return;
+    const char *xp = test_golden_path("inception/x_75x75_b1.npy");
+    REQUIRE(xp);
+    int nd;
+    int64_t xs[8];
+    char dt;
+    float *x1 = test_load_npy(xp, &nd, xs, &dt);
+    REQUIRE(x1);
+    size_t img = 3 * 75 * 75;
+    float *x = malloc(10 * img * sizeof(float)), *pool = malloc(10 * 2048 * sizeof(float)), one[2048];
+    for (int i = 0; i < 10; i++)
+        for (size_t j = 0; j < img; j++) x[i * img + j] = x1[j] * (1.0f + 0.1f * (float)i);
+    ipf_session *s;
+    REQUIRE(ipf_session_create(m, &s) == IPF_OK);
+    CHECK_OK(ipf_session_encode_image_tensor(s, x, 10, 75, 75, pool, 10 * 2048), ipf_session_error(s));
+    for (int i = 0; i < 10; i++) {
+        CHECK_OK(ipf_session_encode_image_tensor(s, x + i * img, 1, 75, 75, one, 2048), ipf_session_error(s));
+        double mx = 0;
+        for (int j = 0; j < 2048; j++) mx = fmax(mx, fabs(one[j]));
+        if (!CHECK_CLOSE(pool + (size_t)i * 2048, one, 2048, 1e-5 * mx, 1e-5)) fprintf(stderr, "    (image %d)\n", i);
+    }
+    ipf_session_free(s);
+    ipf_model_free(m);
+    free(x), free(x1), free(pool);
+}
+
+/* Both blocked layouts through the whole network (the other CPU family's
+ * layout runs on generic oneDNN kernels here, still exactly the same math). */
+TEST(inception_both_blocked_layouts) {
+    ipf_model *m = load(1);
+    if (!m) return;
+    const char *g = test_golden_path("inception/x_75x75_b1.npy");
+    REQUIRE(g);
+    int nd;
+    int64_t xs[8];
+    char dt;
+    float *x = test_load_npy(g, &nd, xs, &dt);
+    g = test_golden_path("inception/pool_75x75_b1_t1.npy");
+    REQUIRE(g);
+    double *ref = test_load_npy(g, &nd, xs, &dt);
+    REQUIRE(x && ref);
+    ipf_session *s;
+    REQUIRE(ipf_session_create(m, &s) == IPF_OK);
+    const inception *inc = m->part[IPF_PART_INCEPTION];
+    for (int layout = KL_BLK8; layout <= KL_BLK16; layout++) {
+        float pool[2048];
+        CHECK_OK(inception_forward_layout(inc, s, x, 1, 75, 75, layout, pool), ipf_session_error(s));
+        char what[64];
+        snprintf(what, sizeof what, "75x75 t1 layout %d", layout);
+        check_pool(pool, ref, 2048, what);
+    }
+    ipf_session_free(s);
+    ipf_model_free(m);
+    free(x), free(ref);
+}

@@ -170,6 +170,17 @@ TEST(inception_train_split_matches_inference) {
     CHECK_OK(inception_train_forward(t, s, feat, 1, 1, 1, got), ipf_session_error(s));
     CHECK_OK(inception_forward(inc, s, x, 1, 75, 75, want), ipf_session_error(s));
     close_scaled(got, want, 2048, 1e-5, "after set_folded");
+    /* a weight too: its packed copy is dropped, then rebuilt by prepack */
+    inception_train_tensor(t, inception_train_count(t) - 2, &name, &off, &cnt);
+    CHECK_STR_EQ(name, "Mixed_7c.branch_pool.weight");
+    for (size_t i = 0; i < cnt; i++) P[off + i] *= -0.5f;
+    CHECK_OK(inception_set_folded(inc, name, P + off, cnt, &e), e.msg);
+    CHECK_OK(inception_train_forward(t, s, feat, 1, 1, 1, got), ipf_session_error(s));
+    CHECK_OK(inception_forward(inc, s, x, 1, 75, 75, want), ipf_session_error(s));
+    close_scaled(got, want, 2048, 1e-5, "after set_folded of a weight");
+    inception_prepack(inc);
+    CHECK_OK(inception_forward(inc, s, x, 1, 75, 75, want), ipf_session_error(s));
+    close_scaled(got, want, 2048, 1e-5, "after prepack");
     inception_train_free(t);
     ipf_session_free(s);
     ipf_model_free(m);

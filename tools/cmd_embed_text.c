@@ -9,10 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* TEMPORARY until ipf_model_dim (helper api) is merged: without it, BERT-base's
- * width 768 is assumed. */
-#pragma weak ipf_model_dim
-
 static void usage_embed_text(void) {
     fprintf(stderr, "usage: ipf embed-text --bert DIR [--threads N] [--max-len N] < lines.jsonl\n"
                     "  input lines:  {\"id\": ..., \"text\": \"...\"} or {\"id\": ..., \"ids\": [101, ..., 102]}\n"
@@ -116,8 +112,14 @@ int cmd_embed_text(int argc, char **argv) {
         return 2;
     }
     int64_t dim = 0, vocab = 0;
-    if (!ipf_model_dim || ipf_model_dim(m, IPF_DIM_TEXT, &dim) || dim <= 0) dim = 768;
-    if (!ipf_model_dim || ipf_model_dim(m, IPF_DIM_VOCAB, &vocab) || vocab <= 0) vocab = INT32_MAX;
+    if (ipf_model_dim(m, IPF_DIM_TEXT, &dim) || dim <= 0) {
+        fprintf(stderr, "ipf embed-text: %s\n", ipf_last_error());
+        ipf_session_free(s);
+        ipf_model_free(m);
+        return 1;
+    }
+    /* ids are checked against the BERT vocabulary by the library; here only the int32 range */
+    vocab = INT32_MAX;
     float *cls = malloc((size_t)dim * sizeof *cls);
     int32_t *idbuf = NULL;
     size_t idcap = 0, cap = 0;

@@ -336,7 +336,7 @@ static void print_summary(const model_info *mi, const inf_rec *r, const post_rec
 
 /* Profile one influencer: encode each post alone (a bad post is reported
  * and skipped), then pool and classify the rest from their features. */
-static int profile_one(model_info *mi, const inf_rec *r, int summary) {
+static int profile_one(model_info *mi, const inf_rec *r, int summary, int *labelled, int *correct) {
     int errors = 0;
     size_t n = r->n;
     float *tf = malloc(n * (size_t)mi->X * sizeof(float)), *imf = malloc(n * (size_t)mi->E * sizeof(float));
@@ -389,6 +389,10 @@ static int profile_one(model_info *mi, const inf_rec *r, int summary) {
         emit_error(o, ipf_session_error(mi->s));
         errors = 1;
         goto out;
+    }
+    if (r->label) {
+        ++*labelled;
+        *correct += !strcmp(r->label, mi->inf_names[argmax(ip, mi->Ci)]);
     }
     if (summary) {
         print_summary(mi, r, ok, m, ip, pp, alpha);
@@ -453,16 +457,18 @@ int cmd_profile(int argc, char **argv) {
         fprintf(stderr, "usage: ipf profile --model DIR [--summary] [--threads N] MANIFEST(.jsonl[.gz] or -)\n");
         return 2;
     }
-    model_info mi;
-    if (open_model(&mi, model, threads)) {
-        close_model(&mi);
-        return 1;
-    }
+    /* the manifest first: a gzip one forks its decompressor, best done before
+     * the model's compute threads exist */
     pid_t child;
     FILE *f = open_manifest(path, &child);
     if (!f) {
         fprintf(stderr, "ipf profile: %s: cannot open: %s\n", path, strerror(errno));
+        return 1;
+    }
+    model_info mi;
+    if (open_model(&mi, model, threads)) {
         close_model(&mi);
+        close_manifest(f, child);
         return 1;
     }
     /* image paths are relative to the manifest's directory */
@@ -496,12 +502,16 @@ int cmd_profile(int argc, char **argv) {
         fprintf(stderr, "ipf profile: %s: decompression failed\n", path);
         errors = 1;
     }
+    int labelled = 0, correct = 0;
     for (size_t i = 0; i < mf.n; i++) {
-        errors |= profile_one(&mi, &mf.inf[i], summary);
+        errors |= profile_one(&mi, &mf.inf[i], summary, &labelled, &correct);
         fflush(stdout);
     }
-    if (summary && mf.n)
-        printf("(%zu influencer%s; probabilities are the model's softmax outputs)\n", mf.n, mf.n == 1 ? "" : "s");
+    if (summary && mf.n) {
+        printf("(%zu influencer%s; probabilities are the model's softmax outputs", mf.n, mf.n == 1 ? "" : "s");
+        if (labelled) printf("; topic matches the manifest's influencer_label for %d of %d", correct, labelled);
+        printf(")\n");
+    }
     free_manifest(&mf);
     free(base);
     close_model(&mi);

@@ -24,16 +24,19 @@ type Session struct {
 
 // NewSession creates a session; the model stays open until it is closed.
 func (m *Model) NewSession() (*Session, error) {
+	// Exclusive: Model.Close must not free the model between creating the
+	// session and counting it.
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.p == nil {
+		return nil, errClosed("model")
+	}
 	var sp *C.ipf_session
-	err := m.read(func(p *C.ipf_model) error {
-		return callTLS("ipf_session_create", func() C.ipf_status { return C.ipf_session_create(p, &sp) })
-	})
-	if err != nil {
+	p := m.p
+	if err := callTLS("ipf_session_create", func() C.ipf_status { return C.ipf_session_create(p, &sp) }); err != nil {
 		return nil, err
 	}
-	m.mu.Lock()
 	m.sessions++
-	m.mu.Unlock()
 	s := &Session{p: sp, Model: m}
 	runtime.SetFinalizer(s, func(s *Session) { s.Close() })
 	return s, nil

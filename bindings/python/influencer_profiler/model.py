@@ -112,10 +112,6 @@ class Model:
         return Session(self, **options)
 
     # ---- lifetime --------------------------------------------------------
-    def _register(self, session):
-        with self._lock:
-            self._sessions.add(session)
-
     def close(self):
         """Free the model (closing its open sessions first).  Idempotent."""
         with self._lock:
@@ -141,6 +137,9 @@ class Model:
             pass
 
     def __repr__(self):
-        state = 'closed' if self._handle is None else ','.join(
-            c.name.lower() for c in Component if self.has(c))
+        try:
+            state = 'closed' if self._handle is None else ','.join(
+                c.name.lower() for c in Component if self.has(c))
+        except Exception:  # a library without ipf_model_has
+            state = '?'
         return '<influencer_profiler.Model %r [%s]>' % (self.source, state)

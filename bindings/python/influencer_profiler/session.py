@@ -84,12 +84,16 @@ class Session:
 
     def __init__(self, model, **options):
         self.model = model
-        out = _lib.session_p()
-        check(lib().ipf_session_create(model.handle, ctypes.byref(out)))
-        self._handle = out
+        self._handle = None
         self._lock = threading.RLock()
         self._image_shape = None
-        model._register(self)
+        out = _lib.session_p()
+        # Under the model's lock, so a concurrent Model.close() either sees
+        # this session (and closes it first) or happens before it exists.
+        with model._lock:
+            check(lib().ipf_session_create(model.handle, ctypes.byref(out)))
+            self._handle = out
+            model._sessions.add(self)
         if options:
             self.set_options(**options)
 
