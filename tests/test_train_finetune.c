@@ -201,6 +201,29 @@ TEST(train_finetune_inception) {
     for (size_t i = 0; i < st_count(sf); i++) ninc += !strncmp(st_at(sf, i)->name, "inception.Mixed_7", 17);
     CHECK(ninc > 20);
     st_close(sf);
+    /* loaded back with the blocks applied, the model evaluates as the trainer does */
+    ipf_train_metrics mt, mu;
+    mt.struct_size = mu.struct_size = sizeof mt;
+    CHECK_OK(ipf_trainer_evaluate(t, &mt), ipf_trainer_error(t));
+    ipf_model *m2 = NULL;
+    CHECK_OK(ipf_model_load(out, &m2), ipf_last_error());
+    REQUIRE(m2);
+    int applied = 0;
+    CHECK_OK(train_apply_finetuned(m2, pf, &applied, &e), e.msg);
+    CHECK_EQ_INT(applied, (int)ninc);
+    ipf_train_options o;
+    ipf_train_options_default(&o);
+    o.val_fraction = 0;
+    ipf_trainer *v = NULL;
+    CHECK_OK(ipf_trainer_create(m2, &o, &v), ipf_last_error());
+    REQUIRE(v);
+    CHECK_OK(ipf_trainer_load_data(v, manifest), ipf_trainer_error(v));
+    CHECK_OK(ipf_trainer_evaluate(v, &mu), ipf_trainer_error(v));
+    fprintf(stderr, "    fine-tuned trainer loss %.7f, reloaded bundle %.7f\n", mt.loss, mu.loss);
+    /* training-form blocks vs the inference trunk, and the folded standardisation: float rounding */
+    CHECK(fabs(mt.loss - mu.loss) <= 1e-3 * fabs(mt.loss));
+    ipf_trainer_free(v);
+    ipf_model_free(m2);
     ipf_trainer_free(t);
     ipf_trainer_free(u);
     ipf_model_free(m);
