@@ -214,6 +214,8 @@ IPF_INTERNAL const float *train_params(const ipf_trainer *t, size_t *n);
 IPF_INTERNAL ipf_status train_debug_loss(ipf_trainer *t, int S, double *loss);
 IPF_INTERNAL float *train_inc_params(ipf_trainer *t, size_t *n);
 IPF_INTERNAL float *train_inc_grads(ipf_trainer *t);
+IPF_INTERNAL float *train_bert_params(ipf_trainer *t, size_t *n);
+IPF_INTERNAL float *train_bert_grads(ipf_trainer *t);
 /* For lib/train_model.c: the model side of the trainer. */
 IPF_INTERNAL ipf_status train_attach_model(ipf_trainer *t, const ipf_model *model, int image_side, ipf_err *e);
 /* Parameters with feature standardisation folded in (malloc'ed; NULL when out of memory). */

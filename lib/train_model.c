@@ -3,6 +3,7 @@
  * trained bundle through the profiler module's saver. */
 #include "train.h"
 #include "inception.h"
+#include "bert.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -58,7 +59,8 @@ IPF_API ipf_status ipf_trainer_save_bundle(ipf_trainer *t, const char *out_dir) 
 
 /* For the bundle loader: apply fine-tuned encoder tensors stored in
  * profiler.safetensors ("inception.<block>.<branch>.weight|bias", folded
- * convolutions, flat) to the model's Inception trunk.  Call while loading,
+ * convolutions, flat; "bert.encoder.layer.N..." BERT layers) to the model's
+ * encoders.  Call while loading,
  * before the model is shared.  A file without such tensors is a no-op;
  * *n_applied (may be NULL) receives how many were applied. */
 ipf_status train_apply_finetuned(ipf_model *m, const char *profiler_path, int *n_applied, ipf_err *e) {
@@ -80,6 +82,12 @@ ipf_status train_apply_finetuned(ipf_model *m, const char *profiler_path, int *n
         int64_t count = (int64_t)(t->nbytes / 4);
         if ((st = st_get_f32(f, t->name, 1, &count, &data, e))) break;
         if (!(st = inception_set_folded(inc, t->name + 10, data, (size_t)count, e))) n++;
+    }
+    bert *b = m->part[IPF_PART_BERT];
+    if (!st && b) { /* fine-tuned BERT layers under "bert." */
+        int nb = 0;
+        st = bert_load_layers(b, f, "bert.", &nb, e);
+        n += nb;
     }
     st_close(f);
     if (n_applied) *n_applied = n;
