@@ -349,11 +349,12 @@ IPF_API ipf_status ipf_session_profile(ipf_session *session, const ipf_post *pos
  * influencers of a step; Adam; dropout on the post and influencer vectors.
  * Trained: the profiler (post encoder, attention, both heads) and, with
  * inception_trainable_blocks = k > 0, Inception's top k mixed blocks (the
- * paper: 2, Mixed_7b and Mixed_7c).  BERT stays frozen (bert_trainable_layers
- * above 0 gives IPF_ERR_UNSUPPORTED in this version).
+ * paper: 2, Mixed_7b and Mixed_7c), and with bert_trainable_layers = j > 0
+ * BERT's top j layers (the paper keeps BERT frozen).
  * Features: what cannot change is computed once per post at load time and
- * kept in memory: x_T, and the Inception pool features (k = 0) or the frozen
- * trunk's output below the top k blocks (k > 0).  With augmentation on, the
+ * kept in memory: x_T (j = 0) or the hidden states below the top j layers
+ * (j > 0), and the Inception pool features (k = 0) or the frozen trunk's
+ * output below the top k blocks (k > 0).  With augmentation on, the
  * preprocessed image is cached and the frozen trunk is rerun on every
  * augmented copy (the transform changes every layer's input).  A manifest
  * line may carry "text_feature" / "image_feature" arrays instead (as for
@@ -410,7 +411,7 @@ typedef struct ipf_train_options {
     int64_t aug_cache_mb;      /* preprocessed-image cache budget (MiB); 1024 */
     int32_t inception_trainable_blocks; /* top Inception blocks trained, 0..11; the paper uses 2
                                            (Mixed_7b, Mixed_7c); default 0 (heads only, fastest) */
-    int32_t bert_trainable_layers;      /* only 0 supported, default 0 */
+    int32_t bert_trainable_layers;      /* top BERT layers trained; default 0 (frozen, as the paper) */
     int32_t threads;           /* compute threads; 0 = the session default */
     int32_t missing_image_is_error; /* 1: a manifest post whose image file is missing fails
                                        load_data; 0 (default): dropped and counted */
@@ -449,7 +450,7 @@ typedef void (*ipf_progress_fn)(void *user, const char *stage, int64_t done, int
 /* Create a trainer from a model with a profiler (and the encoders the data
  * needs).  options may be NULL for the defaults.  The model must outlive the
  * trainer.  IPF_ERR_NOT_FOUND for inception_trainable_blocks > 0 without an
- * image encoder; IPF_ERR_UNSUPPORTED for bert_trainable_layers > 0. */
+ * image encoder, or bert_trainable_layers > 0 without BERT and its tokenizer. */
 IPF_API ipf_status ipf_trainer_create(const ipf_model *model, const ipf_train_options *options,
                                       ipf_trainer **out);
 /* Free a trainer.  NULL is accepted. */
@@ -484,7 +485,8 @@ IPF_API ipf_status ipf_trainer_epoch(ipf_trainer *trainer, ipf_train_metrics *me
 IPF_API ipf_status ipf_trainer_evaluate(ipf_trainer *trainer, ipf_train_metrics *metrics);
 /* Write a model bundle to out_dir (created if needed): profiler.safetensors
  * with the trained weights (fine-tuned Inception blocks as extra tensors
- * "inception.<block>.<branch>.weight|bias", BatchNorm folded, flat), and the
+ * "inception.<block>.<branch>.weight|bias", BatchNorm folded, flat; BERT
+ * layers as "bert.encoder.layer.N...." Hugging Face names), and the
  * encoders of the source bundle (bert/, inception/) linked (symlink) or,
  * where linking fails, copied. */
 IPF_API ipf_status ipf_trainer_save_bundle(ipf_trainer *trainer, const char *out_dir);

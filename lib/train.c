@@ -19,6 +19,7 @@
  * resumed run continues bit-exactly (given the same thread count). */
 #include "train.h"
 #include "inception.h"
+#include "bert.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,6 +78,19 @@ struct ipf_trainer {
     int *bimg_row;           /* (n_img) batch row of each image */
     int n_img;
     size_t bfcap;
+    /* BERT fine-tuning (bert_trainable_layers = k > 0) */
+    bert_train *bt;
+    int bt_D;
+    size_t bt_n;
+    float *bt_m, *bt_v;
+    float *fhid;             /* frozen hidden states of every caption, packed (rows of D) */
+    size_t fhid_rows, fhid_cap;
+    size_t *hid_off;         /* (n_posts) first row in fhid */
+    int *hid_len;            /* (n_posts) tokens; 0 = no cached hidden states (x_T fixed) */
+    float *bhid, *bcls, *bdxt; /* batch: packed hidden rows, (n_txt,D), (P,X) */
+    int *blens, *btxt_row;
+    int n_txt;
+    size_t bhcap, btcap;
     ipf_progress_fn progress;
     void *progress_user;
     char *cache_path;
@@ -139,11 +153,6 @@ static ipf_status check_options(const ipf_train_options *o, ipf_err *e) {
     BAD(o->inception_trainable_blocks > INCEPTION_NBLOCKS, "inception_trainable_blocks must be 0..%d",
         INCEPTION_NBLOCKS);
 #undef BAD
-    if (o->bert_trainable_layers > 0)
-        return ipf_fail(e, IPF_ERR_UNSUPPORTED,
-                        "training options: bert_trainable_layers = %d: fine-tuning BERT layers is not available in "
-                        "this version; use 0 (BERT frozen, features cached)",
-                        o->bert_trainable_layers);
     return IPF_OK;
 }
 
@@ -238,6 +247,25 @@ ipf_status train_attach_model(ipf_trainer *t, const ipf_model *model, int image_
         if (!t->inc_m) return ipf_fail(e, IPF_ERR_OUT_OF_MEMORY, "out of memory for Inception's Adam state");
         t->inc_v = t->inc_m + t->inc_n;
     }
+    if (t->opt.bert_trainable_layers > 0) {
+        const bert *b = model->part[IPF_PART_BERT];
+        if (!b || !model->part[IPF_PART_TOKENIZER])
+            return ipf_fail(e, IPF_ERR_NOT_FOUND,
+                            "bert_trainable_layers = %d but the model has no text encoder and tokenizer (bert/)",
+                            t->opt.bert_trainable_layers);
+        if (t->opt.bert_trainable_layers > bert_get_config(b)->layers)
+            return ipf_fail(e, IPF_ERR_INVALID_ARGUMENT, "bert_trainable_layers = %d but BERT has %d layers",
+                            t->opt.bert_trainable_layers, bert_get_config(b)->layers);
+        t->bt_D = bert_get_config(b)->hidden;
+        if (t->bt_D != t->cfg.text_dim)
+            return ipf_fail(e, IPF_ERR_SHAPE, "BERT hidden %d != the profiler's text width %d", t->bt_D,
+                            t->cfg.text_dim);
+        if ((st = bert_train_create(b, t->opt.bert_trainable_layers, &t->bt, e))) return st;
+        bert_train_params(t->bt, &t->bt_n);
+        t->bt_m = ipf_calloc_array(2 * t->bt_n, sizeof(float));
+        if (!t->bt_m) return ipf_fail(e, IPF_ERR_OUT_OF_MEMORY, "out of memory for BERT's Adam state");
+        t->bt_v = t->bt_m + t->bt_n;
+    }
     return IPF_OK;
 }
 
@@ -248,6 +276,12 @@ static void free_data(ipf_trainer *t) {
     free(t->ffeat);
     t->ffeat = NULL;
     t->has_feat = NULL;
+    free(t->fhid);
+    free(t->hid_off);
+    t->fhid = NULL;
+    t->hid_off = NULL;
+    t->hid_len = NULL;
+    t->fhid_rows = t->fhid_cap = 0;
     manifest_free(&t->mf);
     free(t->fpool);
     free(t->mu);
@@ -273,6 +307,11 @@ IPF_API void ipf_trainer_free(ipf_trainer *t) {
     inception_train_free(t->inc_t);
     free(t->inc_m);
     free(t->bfeat);
+    bert_train_free(t->bt);
+    free(t->bt_m);
+    free(t->bhid);
+    free(t->bcls);
+    free(t->blens);
     ipf_session_free(t->session);
     kctx_destroy(&t->own_k);
     free(t);
@@ -492,6 +531,35 @@ static ipf_status pool_from_feats(ipf_trainer *t) {
     return IPF_OK;
 }
 
+/* BERT fine-tuning: tokenize post i's caption and keep the frozen hidden
+ * states below the trained layers. */
+static ipf_status cache_hidden(ipf_trainer *t, int i) {
+    const mf_post *p = &t->mf.posts[i];
+    int32_t ids[512];
+    size_t n_ids;
+    ipf_status st = ipf_session_tokenize(t->session, p->caption, p->caption_len, ids, 512, &n_ids);
+    if (st) return ipf_fail(&t->err, st, "%s", ipf_session_error(t->session));
+    size_t D = (size_t)t->bt_D;
+    if (t->fhid_rows + n_ids > t->fhid_cap) {
+        size_t cap = t->fhid_cap ? t->fhid_cap * 2 : 4096;
+        while (cap < t->fhid_rows + n_ids) cap *= 2;
+        float *nf = realloc(t->fhid, cap * D * sizeof(float));
+        if (!nf) return ipf_fail(&t->err, IPF_ERR_OUT_OF_MEMORY, "out of memory for BERT hidden states");
+        t->fhid = nf;
+        t->fhid_cap = cap;
+    }
+    const int32_t *ptr = ids;
+    int len = (int)n_ids;
+    const bert *b = t->model->part[IPF_PART_BERT];
+    if ((st = bert_forward_hidden(b, t->session, &ptr, &len, 1, bert_train_first_layer(t->bt),
+                                  t->fhid + t->fhid_rows * D)))
+        return ipf_fail(&t->err, st, "%s", ipf_session_error(t->session));
+    t->hid_off[i] = t->fhid_rows;
+    t->hid_len[i] = len;
+    t->fhid_rows += n_ids;
+    return IPF_OK;
+}
+
 static ipf_status compute_features(ipf_trainer *t) {
     size_t E = t->cfg.img_pool, X = t->cfg.text_dim;
     for (int i = 0; i < t->mf.n_posts; i++) {
@@ -515,6 +583,7 @@ static ipf_status compute_features(ipf_trainer *t) {
         } else {
             memset(t->ftext + (size_t)i * X, 0, X * sizeof(float)); /* no caption: zeros, as the profiler does */
         }
+        if (!st && t->bt && p->caption && !p->text_feature) st = cache_hidden(t, i);
         if (!st && own_image) {
             const float *img = NULL;
             int S = t->img_side;
@@ -651,8 +720,16 @@ IPF_API ipf_status ipf_trainer_load_data(ipf_trainer *t, const char *manifest_pa
         t->has_feat = (uint8_t *)(t->ffeat + n * t->inc_feat);
         memset(t->has_feat, 0, n);
     }
+    if (t->bt) {
+        t->hid_off = ipf_calloc_array(n + 1, sizeof(size_t) + sizeof(int));
+        if (!t->hid_off) {
+            free_data(t);
+            return ipf_fail(&t->err, IPF_ERR_OUT_OF_MEMORY, "out of memory");
+        }
+        t->hid_len = (int *)(t->hid_off + n + 1);
+    }
     uint32_t crc = posts_crc(&t->mf) ^ encoders_crc(t);
-    const char *cache = t->inc_t ? NULL : t->cache_path;
+    const char *cache = t->inc_t || t->bt ? NULL : t->cache_path;
     int cached = cache && load_feature_cache(t, crc) == IPF_OK;
     if (!cached) {
         if ((st = compute_features(t))) {
@@ -705,6 +782,22 @@ static ipf_status reserve_batch(ipf_trainer *t, size_t n, size_t S) {
         t->bdpool = t->bipool + n * t->cfg.img_pool;
         t->bimg_row = (int *)(t->bdpool + n * t->cfg.img_pool);
         t->bfcap = n;
+    }
+    if (t->bt && n > t->btcap) { /* BERT fine-tuning: per-row cls, d(x_T) of all rows, lens, rows */
+        float *c = ipf_malloc_array(n * (size_t)(t->bt_D + t->cfg.text_dim), sizeof(float));
+        int *l = ipf_malloc_array(2 * n, sizeof(int));
+        if (!c || !l) {
+            free(c);
+            free(l);
+            return ipf_fail(&t->err, IPF_ERR_OUT_OF_MEMORY, "out of memory for a batch's captions");
+        }
+        free(t->bcls);
+        free(t->blens);
+        t->bcls = c;
+        t->bdxt = c + n * (size_t)t->bt_D;
+        t->blens = l;
+        t->btxt_row = l + n;
+        t->btcap = n;
     }
     size_t need = (size_t)t->mf.n_posts + 1;
     if (S + 1 > t->scap || !t->by) {
@@ -800,8 +893,22 @@ static ipf_status gather(ipf_trainer *t, const mf_influencer *f, const int *pick
             if ((st = ipf_session_encode_image_tensor(t->session, t->aug_out, 1, S, S, bp, E)))
                 return ipf_fail(&t->err, st, "image %s: %s", t->mf.posts[p].image, ipf_session_error(t->session));
         }
-        if (t->opt.standardize_features)
-            for (size_t d = 0; d < X; d++) bx[d] = (bx[d] - t->mu[E + d]) * t->isd[E + d];
+        if (t->bt && t->hid_len[p] > 0) { /* BERT fine-tuning: the top layers run in finish_pool */
+            size_t D = (size_t)t->bt_D, rows = 0;
+            for (int j = 0; j < t->n_txt; j++) rows += (size_t)t->blens[j];
+            if (rows + (size_t)t->hid_len[p] > t->bhcap) {
+                size_t cap = t->bhcap ? t->bhcap * 2 : 1024;
+                while (cap < rows + (size_t)t->hid_len[p]) cap *= 2;
+                float *nh = realloc(t->bhid, cap * D * sizeof(float));
+                if (!nh) return ipf_fail(&t->err, IPF_ERR_OUT_OF_MEMORY, "out of memory for a batch's captions");
+                t->bhid = nh;
+                t->bhcap = cap;
+            }
+            memcpy(t->bhid + rows * D, t->fhid + t->hid_off[p] * D, (size_t)t->hid_len[p] * D * sizeof(float));
+            t->blens[t->n_txt] = t->hid_len[p];
+            t->btxt_row[t->n_txt++] = i;
+        }
+        (void)bx;
     }
     return IPF_OK;
 }
@@ -817,10 +924,18 @@ static ipf_status finish_pool(ipf_trainer *t, int P) {
         for (int j = 0; j < t->n_img; j++)
             memcpy(t->bpool + (size_t)t->bimg_row[j] * E, t->bipool + (size_t)j * E, E * sizeof(float));
     }
+    size_t X = t->cfg.text_dim;
+    if (t->bt && t->n_txt) {
+        ipf_status st = bert_train_forward(t->bt, t->k, t->bhid, t->blens, t->n_txt, t->bcls, &t->err);
+        if (st) return st;
+        for (int j = 0; j < t->n_txt; j++)
+            memcpy(t->bxt + (size_t)t->btxt_row[j] * X, t->bcls + (size_t)j * t->bt_D, X * sizeof(float));
+    }
     if (t->opt.standardize_features)
         for (int i = 0; i < P; i++) {
-            float *bp = t->bpool + (size_t)i * E;
+            float *bp = t->bpool + (size_t)i * E, *bx = t->bxt + (size_t)i * X;
             for (size_t d = 0; d < E; d++) bp[d] = (bp[d] - t->mu[d]) * t->isd[d];
+            for (size_t d = 0; d < X; d++) bx[d] = (bx[d] - t->mu[E + d]) * t->isd[E + d];
         }
     return IPF_OK;
 }
@@ -872,6 +987,7 @@ static ipf_status gather_batch(ipf_trainer *t, const int *set, int S, int k, ipf
     if (st) return st;
     t->seg[0] = 0;
     t->n_img = 0;
+    t->n_txt = 0;
     for (int b = 0; b < S; b++) {
         const mf_influencer *f = &t->mf.infl[set[b]];
         int n = choose_posts(r, f->n_posts, k, t->pick);
@@ -912,8 +1028,20 @@ static ipf_status loss_and_grads(ipf_trainer *t, const int *batch, int B, ipf_rn
     size_t E = t->cfg.img_pool;
     float *inc_grads = t->inc_t ? inception_train_grads(t->inc_t) : NULL;
     if (t->inc_t) memset(t->bdpool, 0, sizeof(float) * E * (size_t)t->seg[B]);
-    if ((st = prof_train_backward(t->k, &in, &t->acts, 1.0f, t->grads, t->inc_t ? t->bdpool : NULL, NULL, &t->err)))
+    size_t X = t->cfg.text_dim;
+    if (t->bt) memset(t->bdxt, 0, sizeof(float) * X * (size_t)t->seg[B]);
+    if ((st = prof_train_backward(t->k, &in, &t->acts, 1.0f, t->grads, t->inc_t ? t->bdpool : NULL,
+                                  t->bt ? t->bdxt : NULL, &t->err)))
         return st;
+    if (t->bt) { /* chain d(loss)/d(x_T) of the captions into the trainable layers */
+        bert_train_zero_grad(t->bt);
+        for (int j = 0; j < t->n_txt; j++) {
+            const float *src = t->bdxt + (size_t)t->btxt_row[j] * X;
+            float *dst = t->bcls + (size_t)j * t->bt_D;
+            for (size_t d = 0; d < X; d++) dst[d] = t->opt.standardize_features ? src[d] * t->isd[E + d] : src[d];
+        }
+        if (t->n_txt && (st = bert_train_backward(t->bt, t->k, t->bcls, &t->err))) return st;
+    }
     if (t->inc_t) { /* chain d(loss)/d(pool) of the images into the trainable blocks */
         memset(inc_grads, 0, t->inc_n * sizeof(float));
         for (int j = 0; j < t->n_img; j++) {
@@ -943,6 +1071,16 @@ float *train_inc_params(ipf_trainer *t, size_t *n) {
 
 float *train_inc_grads(ipf_trainer *t) { return t->inc_t ? inception_train_grads(t->inc_t) : NULL; }
 
+float *train_bert_params(ipf_trainer *t, size_t *n) {
+    *n = t->bt_n;
+    return t->bt ? bert_train_params(t->bt, n) : NULL;
+}
+
+float *train_bert_grads(ipf_trainer *t) {
+    size_t n;
+    return t->bt ? bert_train_grads(t->bt, &n) : NULL;
+}
+
 IPF_API ipf_status ipf_trainer_step(ipf_trainer *t, double *loss) {
     ipf_status st = need_data(t, "ipf_trainer_step");
     if (st) return st;
@@ -961,7 +1099,10 @@ IPF_API ipf_status ipf_trainer_step(ipf_trainer *t, double *loss) {
     double total;
     if ((st = loss_and_grads(t, batch, B, &t->rng, &total))) return st;
     float *inc_grads = t->inc_t ? inception_train_grads(t->inc_t) : NULL;
-    double ss = adam_sumsq(t->grads, t->lay.total) + (t->inc_t ? adam_sumsq(inc_grads, t->inc_n) : 0.0);
+    size_t bt_n = 0;
+    float *bt_grads = t->bt ? bert_train_grads(t->bt, &bt_n) : NULL;
+    double ss = adam_sumsq(t->grads, t->lay.total) + (t->inc_t ? adam_sumsq(inc_grads, t->inc_n) : 0.0) +
+                (t->bt ? adam_sumsq(bt_grads, bt_n) : 0.0);
     double norm = sqrt(ss);
     if (!isfinite(norm))
         return ipf_fail(&t->err, IPF_ERR_NUMERIC,
@@ -971,6 +1112,7 @@ IPF_API ipf_status ipf_trainer_step(ipf_trainer *t, double *loss) {
     int64_t tt = t->step + 1;
     adam_update(&t->adam, t->params, t->grads, t->m, t->v, t->lay.total, tt, gscale);
     if (t->inc_t) adam_update(&t->adam, inception_train_params(t->inc_t), inc_grads, t->inc_m, t->inc_v, t->inc_n, tt, gscale);
+    if (t->bt) adam_update(&t->adam, bert_train_params(t->bt, &bt_n), bt_grads, t->bt_m, t->bt_v, bt_n, tt, gscale);
     t->step = tt;
     t->cursor += B;
     t->epoch_loss += total;
@@ -1020,6 +1162,7 @@ static ipf_status gather_eval(ipf_trainer *t, const int *set, int S, int k) {
     if (st) return st;
     t->seg[0] = 0;
     t->n_img = 0;
+    t->n_txt = 0;
     for (int b = 0; b < S; b++) {
         const mf_influencer *f = &t->mf.infl[set[b]];
         ipf_rng er;
@@ -1232,8 +1375,9 @@ ipf_status train_extra_tensors(ipf_trainer *t, st_wtensor **out, char **names, s
     *out = NULL;
     *names = NULL;
     *n = 0;
-    if (!t->inc_t) return IPF_OK;
-    size_t cnt = inception_train_count(t->inc_t);
+    size_t ci = t->inc_t ? inception_train_count(t->inc_t) : 0, cb = t->bt ? bert_train_param_count(t->bt) : 0;
+    size_t cnt = ci + cb;
+    if (!cnt) return IPF_OK;
     st_wtensor *w = calloc(cnt ? cnt : 1, sizeof *w);
     char *nm = calloc(cnt ? cnt : 1, 128);
     if (!w || !nm) {
@@ -1241,8 +1385,17 @@ ipf_status train_extra_tensors(ipf_trainer *t, st_wtensor **out, char **names, s
         free(nm);
         return ipf_fail(&t->err, IPF_ERR_OUT_OF_MEMORY, "out of memory");
     }
-    const float *params = inception_train_params(t->inc_t);
-    for (size_t i = 0; i < cnt; i++) {
+    for (size_t i = 0; i < cb; i++) { /* Hugging Face names under "bert." (bert_load_layers reads them) */
+        const bert_param *bp = bert_train_param(t->bt, i);
+        snprintf(nm + (ci + i) * 128, 128, "bert.%s", bp->name);
+        w[ci + i].name = nm + (ci + i) * 128;
+        w[ci + i].ndim = bp->ndim;
+        w[ci + i].shape[0] = bp->shape[0];
+        w[ci + i].shape[1] = bp->shape[1];
+        w[ci + i].data = bp->data;
+    }
+    const float *params = t->inc_t ? inception_train_params(t->inc_t) : NULL;
+    for (size_t i = 0; i < ci; i++) {
         const char *name;
         size_t off, count;
         inception_train_tensor(t->inc_t, i, &name, &off, &count);
@@ -1313,6 +1466,14 @@ IPF_API ipf_status ipf_trainer_checkpoint_save(ipf_trainer *t, const char *path)
         afile_write(&f, t->inc_m, t->inc_n * sizeof(float));
         afile_write(&f, t->inc_v, t->inc_n * sizeof(float));
     }
+    uint64_t bt_n = t->bt_n; /* fine-tuned BERT layers, when any */
+    afile_write(&f, &bt_n, sizeof bt_n);
+    if (t->bt) {
+        size_t nn;
+        afile_write(&f, bert_train_params(t->bt, &nn), t->bt_n * sizeof(float));
+        afile_write(&f, t->bt_m, t->bt_n * sizeof(float));
+        afile_write(&f, t->bt_v, t->bt_n * sizeof(float));
+    }
     return afile_commit(&f, path, &t->err);
 }
 
@@ -1333,7 +1494,7 @@ IPF_API ipf_status ipf_trainer_checkpoint_resume(ipf_trainer *t, const char *pat
     int32_t dims[8];
     fill_dims(&t->cfg, dims);
     size_t need = 8 + sizeof h + 3 * (size_t)h.total * sizeof(float) + (size_t)(h.n_train > 0 ? h.n_train : 0) * sizeof(int) +
-                  sizeof(uint64_t) + 3 * t->inc_n * sizeof(float);
+                  2 * sizeof(uint64_t) + 3 * (t->inc_n + t->bt_n) * sizeof(float);
     if (h.total != t->lay.total || memcmp(dims, h.dims, sizeof dims)) {
         free(buf);
         return ipf_fail(&t->err, IPF_ERR_STATE, "%s: made for a different profiler configuration", path);
@@ -1363,12 +1524,27 @@ IPF_API ipf_status ipf_trainer_checkpoint_resume(ipf_trainer *t, const char *pat
         return ipf_fail(&t->err, IPF_ERR_STATE, "%s: made with %llu fine-tuned Inception parameters, this trainer has %zu",
                         path, (unsigned long long)inc_n, t->inc_n);
     }
+    q += sizeof inc_n;
     if (t->inc_t) {
         size_t ib = t->inc_n * sizeof(float);
-        q += sizeof inc_n;
         memcpy(inception_train_params(t->inc_t), q, ib);
         memcpy(t->inc_m, q + ib, ib);
         memcpy(t->inc_v, q + 2 * ib, ib);
+        q += 3 * ib;
+    }
+    uint64_t bt_n;
+    memcpy(&bt_n, q, sizeof bt_n);
+    q += sizeof bt_n;
+    if (bt_n != t->bt_n) {
+        free(buf);
+        return ipf_fail(&t->err, IPF_ERR_STATE, "%s: made with %llu fine-tuned BERT parameters, this trainer has %zu",
+                        path, (unsigned long long)bt_n, t->bt_n);
+    }
+    if (t->bt) {
+        size_t bb = t->bt_n * sizeof(float), nn;
+        memcpy(bert_train_params(t->bt, &nn), q, bb);
+        memcpy(t->bt_m, q + bb, bb);
+        memcpy(t->bt_v, q + 2 * bb, bb);
     }
     t->step = h.step;
     t->epoch = h.epoch;

@@ -53,7 +53,7 @@ IPF_INTERNAL void adam_cfg_default(adam_cfg *c);
 /* The learning rate used at step t (1-based). */
 IPF_INTERNAL float adam_lr_at(const adam_cfg *c, int64_t t);
 /* One update of n parameters.  *t is the step count before the call; it is
- * incremented.  g may be scaled in place by clipping.  Returns the global
+ * incremented.  g is read only (clipping scales it on the fly).  Returns the global
  * gradient norm before clipping; when it is not finite nothing is updated
  * (not even *t). */
 IPF_INTERNAL double adam_step(const adam_cfg *c, float *p, float *g, float *m, float *v, size_t n, int64_t *t);
@@ -214,6 +214,8 @@ IPF_INTERNAL const float *train_params(const ipf_trainer *t, size_t *n);
 IPF_INTERNAL ipf_status train_debug_loss(ipf_trainer *t, int S, double *loss);
 IPF_INTERNAL float *train_inc_params(ipf_trainer *t, size_t *n);
 IPF_INTERNAL float *train_inc_grads(ipf_trainer *t);
+IPF_INTERNAL float *train_bert_params(ipf_trainer *t, size_t *n);
+IPF_INTERNAL float *train_bert_grads(ipf_trainer *t);
 /* For lib/train_model.c: the model side of the trainer. */
 IPF_INTERNAL ipf_status train_attach_model(ipf_trainer *t, const ipf_model *model, int image_side, ipf_err *e);
 /* Parameters with feature standardisation folded in (malloc'ed; NULL when out of memory). */
@@ -222,6 +224,9 @@ IPF_INTERNAL ipf_status train_link_encoders(ipf_trainer *t, const char *out_dir)
 IPF_INTERNAL ipf_err *train_err(ipf_trainer *t);
 /* Fine-tuned encoder tensors to store beside the heads ("inception.<block>.<branch>.weight|bias",
  * flat); *out and *names are malloc'ed (free both), *n may be 0. */
+/* For the bundle loader (lib/train_model.c): apply "inception.*" tensors of
+ * profiler.safetensors to the model's trunk; no-op without them. */
+IPF_INTERNAL ipf_status train_apply_finetuned(ipf_model *m, const char *profiler_path, int *n_applied, ipf_err *e);
 IPF_INTERNAL ipf_status train_extra_tensors(ipf_trainer *t, st_wtensor **out, char **names, size_t *n);
 IPF_INTERNAL const prof_config *train_config(const ipf_trainer *t);
 

@@ -103,7 +103,7 @@ sed '5s/"cats"/"horses"/' "$tmp/m.jsonl" > "$tmp/bad.jsonl"
 "$IPF" train --model "$G" --data "$tmp/m.jsonl" --out "$tmp/x" --inception-blocks 2 --quiet > /dev/null 2> "$tmp/err"
 [ $? -eq 1 ] && grep -q "has no image encoder" "$tmp/err" || { cat "$tmp/err" >&2; fail "fine-tuning without an encoder"; }
 "$IPF" train --model "$G" --data "$tmp/m.jsonl" --out "$tmp/x" --bert-layers 1 --quiet > /dev/null 2> "$tmp/err"
-[ $? -eq 1 ] && grep -q "not available" "$tmp/err" || { cat "$tmp/err" >&2; fail "unsupported BERT fine-tuning"; }
+[ $? -eq 1 ] && grep -q "has no text encoder" "$tmp/err" || { cat "$tmp/err" >&2; fail "BERT fine-tuning without BERT"; }
 "$IPF" train --model "$G" --out "$tmp/x" > /dev/null 2> "$tmp/err"
 [ $? -eq 2 ] || fail "missing --data should exit 2"
 "$IPF" train --model "$G" --data "$tmp/m.jsonl" --out "$tmp/x" --lr 1e30 --epochs 5 --checkpoint "$tmp/ckN" --quiet \

@@ -317,8 +317,8 @@ TEST(train_api_options) {
     CHECK_EQ_INT(train_create_raw(&c, p, &o, &t, &e), IPF_ERR_INVALID_ARGUMENT);
     CHECK(strstr(e.msg, "inception_trainable_blocks") != NULL);
     ipf_train_options_default(&o);
-    o.bert_trainable_layers = 1;
-    CHECK_EQ_INT(train_create_raw(&c, p, &o, &t, &e), IPF_ERR_UNSUPPORTED);
+    o.bert_trainable_layers = -1;
+    CHECK_EQ_INT(train_create_raw(&c, p, &o, &t, &e), IPF_ERR_INVALID_ARGUMENT);
     ipf_train_options_default(&o);
     o.dropout = 1.0f;
     CHECK_EQ_INT(train_create_raw(&c, p, &o, &t, &e), IPF_ERR_INVALID_ARGUMENT);

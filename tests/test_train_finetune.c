@@ -201,6 +201,178 @@ TEST(train_finetune_inception) {
     for (size_t i = 0; i < st_count(sf); i++) ninc += !strncmp(st_at(sf, i)->name, "inception.Mixed_7", 17);
     CHECK(ninc > 20);
     st_close(sf);
+    /* loaded back with the blocks applied, the model evaluates as the trainer does */
+    ipf_train_metrics mt, mu;
+    mt.struct_size = mu.struct_size = sizeof mt;
+    CHECK_OK(ipf_trainer_evaluate(t, &mt), ipf_trainer_error(t));
+    ipf_model *m2 = NULL;
+    CHECK_OK(ipf_model_load(out, &m2), ipf_last_error());
+    REQUIRE(m2);
+    int applied = 0;
+    CHECK_OK(train_apply_finetuned(m2, pf, &applied, &e), e.msg);
+    CHECK_EQ_INT(applied, (int)ninc);
+    ipf_train_options o;
+    ipf_train_options_default(&o);
+    o.val_fraction = 0;
+    ipf_trainer *v = NULL;
+    CHECK_OK(ipf_trainer_create(m2, &o, &v), ipf_last_error());
+    REQUIRE(v);
+    CHECK_OK(ipf_trainer_load_data(v, manifest), ipf_trainer_error(v));
+    CHECK_OK(ipf_trainer_evaluate(v, &mu), ipf_trainer_error(v));
+    fprintf(stderr, "    fine-tuned trainer loss %.7f, reloaded bundle %.7f\n", mt.loss, mu.loss);
+    /* training-form blocks vs the inference trunk, and the folded standardisation: float rounding */
+    CHECK(fabs(mt.loss - mu.loss) <= 1e-3 * fabs(mt.loss));
+    ipf_trainer_free(v);
+    ipf_model_free(m2);
+    ipf_trainer_free(t);
+    ipf_trainer_free(u);
+    ipf_model_free(m);
+    cleanup();
+}
+
+/* BERT's top layer fine-tuned through the trainer, on the small golden BERT
+ * (hidden 64) with cached image features: chained gradient vs central
+ * differences, bit-exact resume, and the saved layers loaded back. */
+static ipf_trainer *make_bert(const ipf_model *m, const char *mpath) {
+    ipf_train_options o;
+    ipf_train_options_default(&o);
+    o.bert_trainable_layers = 1;
+    o.standardize_features = 1;
+    o.val_fraction = 0;
+    o.batch_influencers = 2;
+    o.posts_per_influencer = 0;
+    ipf_trainer *t = NULL;
+    if (ipf_trainer_create(m, &o, &t)) {
+        FAILF("ipf_trainer_create: %s", ipf_last_error());
+        return NULL;
+    }
+    if (ipf_trainer_load_data(t, mpath)) {
+        FAILF("load_data: %s", ipf_trainer_error(t));
+        ipf_trainer_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+TEST(train_finetune_bert) {
+    const char *g = test_golden_path("bert/bert_small");
+    if (!g) {
+        FAILF("golden bert/bert_small missing: run make gen");
+        return;
+    }
+    char gabs[4096], bundle[300], mpath[300], p[600];
+    REQUIRE(realpath(g, gabs));
+    snprintf(dir, sizeof dir, "/tmp/ipf_test_ftb_XXXXXX");
+    REQUIRE(mkdtemp(dir));
+    snprintf(bundle, sizeof bundle, "%s/bundle", dir);
+    mkdir(bundle, 0777);
+    snprintf(p, sizeof p, "%s/bert", bundle);
+    REQUIRE(symlink(gabs, p) == 0);
+    prof_config c;
+    prof_config_default(&c);
+    c.text_dim = 64;
+    prof_model *pm;
+    ipf_err e = {{0}};
+    REQUIRE(prof_create(&c, 6, &pm, &e) == IPF_OK);
+    snprintf(p, sizeof p, "%s/profiler.safetensors", bundle);
+    REQUIRE(prof_save(p, &c, pm->params, NULL, 0, &e) == IPF_OK);
+    prof_free(pm);
+    snprintf(mpath, sizeof mpath, "%s/m.jsonl", dir);
+    FILE *f = fopen(mpath, "w");
+    REQUIRE(f);
+    const char *caps[4] = {"a red dress and shoes", "pasta with basil", "my dog in the park", "mountains at sunset"};
+    ipf_rng r;
+    rng_seed(&r, 4);
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 2; j++) {
+            fprintf(f, "{\"influencer\": \"u%d\", \"caption\": \"%s %d\", \"influencer_label\": \"%s\", \"post_label\": \"%s\", "
+                       "\"image_feature\": [",
+                    i, caps[(i + j) % 4], j, c.inf_names[i], c.post_names[(i + j) % 10]);
+            for (int d = 0; d < 2048; d++) fprintf(f, "%s%.3f", d ? "," : "", rng_uniform(&r));
+            fprintf(f, "]}\n");
+        }
+    fclose(f);
+    ipf_model *m = NULL;
+    CHECK_OK(ipf_model_load(bundle, &m), ipf_last_error());
+    REQUIRE(m);
+    ipf_trainer *t = make_bert(m, mpath);
+    REQUIRE(t);
+    double l0;
+    CHECK_OK(train_debug_loss(t, 4, &l0), ipf_trainer_error(t));
+    size_t n;
+    float *par = train_bert_params(t, &n);
+    REQUIRE(par && n > 1000);
+    float *g0 = malloc(n * sizeof(float));
+    memcpy(g0, train_bert_grads(t), n * sizeof(float));
+    double gmax = 0;
+    size_t top[3] = {0, 0, 0};
+    for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(g0[i]));
+    for (int k = 0; k < 3; k++) { /* the 3 largest gradients */
+        double bv = -1;
+        for (size_t i = 0; i < n; i++) {
+            int used = 0;
+            for (int q = 0; q < k; q++) used |= top[q] == i;
+            if (!used && fabs(g0[i]) > bv) bv = fabs(g0[i]), top[k] = i;
+        }
+    }
+    double worst = 0;
+    for (int k = 0; k < 3; k++) {
+        size_t i = top[k];
+        float keep = par[i], h = 1e-5f * fmaxf(fabsf(keep), 0.05f); /* see the Inception check */
+        double lp, lm;
+        par[i] = keep + h;
+        CHECK_OK(train_debug_loss(t, 4, &lp), ipf_trainer_error(t));
+        par[i] = keep - h;
+        CHECK_OK(train_debug_loss(t, 4, &lm), ipf_trainer_error(t));
+        par[i] = keep;
+        double fd = (lp - lm) / (2.0 * (double)h);
+        worst = fmax(worst, fabs(fd - g0[i]) / gmax);
+        fprintf(stderr, "    BERT param %zu: backward %.6e  finite difference %.6e\n", i, g0[i], fd);
+    }
+    fprintf(stderr, "    largest error %.2e of max |g| %.3e\n", worst, gmax);
+    CHECK(worst <= 0.05); /* float32 central differences */
+    free(g0);
+
+    char ck[400];
+    snprintf(ck, sizeof ck, "%s/ck", dir);
+    CHECK_OK(ipf_trainer_step(t, NULL), ipf_trainer_error(t));
+    CHECK_OK(ipf_trainer_checkpoint_save(t, ck), ipf_trainer_error(t));
+    double la, lb;
+    CHECK_OK(ipf_trainer_step(t, &la), ipf_trainer_error(t));
+    ipf_trainer *u = make_bert(m, mpath);
+    REQUIRE(u);
+    CHECK_OK(ipf_trainer_checkpoint_resume(u, ck), ipf_trainer_error(u));
+    CHECK_OK(ipf_trainer_step(u, &lb), ipf_trainer_error(u));
+    CHECK(la == lb);
+    size_t nu;
+    CHECK(memcmp(train_bert_params(t, &n), train_bert_params(u, &nu), n * sizeof(float)) == 0);
+
+    char out[400], pf[500];
+    snprintf(out, sizeof out, "%s/out", dir);
+    CHECK_OK(ipf_trainer_save_bundle(t, out), ipf_trainer_error(t));
+    snprintf(pf, sizeof pf, "%s/profiler.safetensors", out);
+    ipf_train_metrics mt, mu;
+    mt.struct_size = mu.struct_size = sizeof mt;
+    CHECK_OK(ipf_trainer_evaluate(t, &mt), ipf_trainer_error(t));
+    ipf_model *m2 = NULL;
+    CHECK_OK(ipf_model_load(out, &m2), ipf_last_error());
+    REQUIRE(m2);
+    int applied = 0;
+    CHECK_OK(train_apply_finetuned(m2, pf, &applied, &e), e.msg);
+    CHECK(applied > 0);
+    ipf_train_options o;
+    ipf_train_options_default(&o);
+    o.val_fraction = 0;
+    ipf_trainer *v = NULL;
+    CHECK_OK(ipf_trainer_create(m2, &o, &v), ipf_last_error());
+    REQUIRE(v);
+    CHECK_OK(ipf_trainer_load_data(v, mpath), ipf_trainer_error(v));
+    CHECK_OK(ipf_trainer_evaluate(v, &mu), ipf_trainer_error(v));
+    fprintf(stderr, "    fine-tuned trainer loss %.7f, reloaded bundle %.7f (%d tensors applied)\n", mt.loss, mu.loss,
+            applied);
+    CHECK(fabs(mt.loss - mu.loss) <= 1e-3 * fabs(mt.loss));
+    ipf_trainer_free(v);
+    ipf_model_free(m2);
     ipf_trainer_free(t);
     ipf_trainer_free(u);
     ipf_model_free(m);

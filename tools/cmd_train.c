@@ -111,7 +111,8 @@ static void usage_train(void) {
             "  --feature-cache F   keep computed features in F and reuse them\n"
             "  --checkpoint F      save a checkpoint to F after every epoch\n"
             "  --resume            continue from --checkpoint when it exists\n"
-            "  --inception-blocks N, --bert-layers N   encoder fine-tuning (not available yet: 0)\n"
+            "  --inception-blocks N  fine-tune Inception's top N blocks (paper: 2; default 0)\n"
+            "  --bert-layers N     fine-tune BERT's top N layers (default 0: frozen)\n"
             "  --quiet             no progress on stderr\n");
 }
 
