@@ -4,8 +4,8 @@
  *   bert/{config.json,vocab.txt,model.safetensors}    optional text encoder + tokenizer
  *     (spiece.model or sentencepiece.model instead of vocab.txt: SentencePiece)
  *   inception/model.safetensors                       optional image encoder
- * Fine-tuned Inception blocks the trainer stores in profiler.safetensors
- * ("inception.*" tensors) replace the trunk's at load. */
+ * Fine-tuned encoder layers the trainer stores in profiler.safetensors
+ * ("inception.*", "bert.*" tensors) replace the encoders' at load. */
 #include "bert.h"
 #include "image.h"
 #include "inception.h"
@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,11 +101,20 @@ static ipf_status load_image(ipf_model *m, const char *dir, const prof_model *pr
     return IPF_OK;
 }
 
-#define FINETUNED_PREFIX "inception."
+/* How many tensors of f start with prefix. */
+static size_t count_prefixed(const st_file *f, const char *prefix) {
+    size_t n = 0, pl = strlen(prefix);
+    for (size_t i = 0; i < st_count(f); i++) n += !strncmp(st_at(f, i)->name, prefix, pl);
+    return n;
+}
 
-/* Fine-tuned Inception blocks saved by the trainer in profiler.safetensors
- * as "inception.<block>.<branch>.weight|bias" (folded convolutions, flat):
- * they replace the trunk's while the model is still private to this call. */
+/* Fine-tuned encoder layers the trainer stores in profiler.safetensors
+ * (integrity covered by its CRC-32, checked by prof_load):
+ * "inception.<block>.<branch>.weight|bias" (folded convolutions, flat) and
+ * "bert.encoder.layer.N...." (Hugging Face names).  They replace the
+ * encoders' own while the model is still private to this call.  Without the
+ * encoder they belong to, they are skipped with a warning: cached features
+ * must then come from the fine-tuned encoder. */
 static ipf_status load_finetuned(ipf_model *m, const char *dir) {
     char path[PATH_MAX];
     ipf_status st = join(path, sizeof path, dir, "profiler.safetensors");
@@ -114,40 +122,26 @@ static ipf_status load_finetuned(ipf_model *m, const char *dir) {
     st_file *f;
     ipf_err *e = ipf_tls_err();
     if ((st = st_open(path, &f, e))) return st;
-    inception *inc = m->part[IPF_PART_INCEPTION];
-    size_t n = 0, plen = strlen(FINETUNED_PREFIX);
-    for (size_t i = 0; i < st_count(f) && !st; i++) {
-        const st_tensor *t = st_at(f, i);
-        if (strncmp(t->name, FINETUNED_PREFIX, plen)) continue;
-        if (!inc) {
-            ipf_log(IPF_LOG_WARN,
-                    "%s: holds fine-tuned Inception blocks but the bundle has no inception/: cached image features "
-                    "must come from the fine-tuned trunk",
-                    path);
-            break;
+    const struct {
+        const char *prefix, *what, *dir;
+        int part;
+    } enc[2] = {{"inception.", "Inception-v3 blocks", "inception/", IPF_PART_INCEPTION},
+                {"bert.", "BERT layers", "bert/", IPF_PART_BERT}};
+    for (int i = 0; i < 2 && !st; i++) {
+        size_t n = count_prefixed(f, enc[i].prefix);
+        if (!n) continue;
+        if (!m->part[enc[i].part]) {
+            ipf_log(IPF_LOG_WARN, "%s: holds %zu fine-tuned %s tensors but the bundle has no %s; skipped", path, n,
+                    enc[i].what, enc[i].dir);
+            continue;
         }
-        const float *data;
-        size_t count = t->ndim == 1 ? (size_t)t->shape[0] : 0;
-        if (t->ndim != 1) {
-            st = ipf_fail(NULL, IPF_ERR_SHAPE, "%s: tensor '%s' must be 1-D (a flat folded convolution tensor)", path,
-                          t->name);
-        } else if (!(st = st_get_f32(f, t->name, 1, NULL, &data, e))) {
-            for (size_t j = 0; j < count && !st; j++)
-                if (!isfinite(data[j]))
-                    st = ipf_fail(NULL, IPF_ERR_NUMERIC, "%s: tensor '%s' element %zu is not finite", path, t->name, j);
-            if (!st && (st = inception_set_folded(inc, t->name + plen, data, count, e))) {
-                char why[IPF_ERRMSG_CAP];
-                snprintf(why, sizeof why, "%s", e->msg);
-                st = ipf_fail(NULL, st, "%s: tensor '%s': %s", path, t->name, why);
-            }
-            n++;
-        }
+        int applied = 0;
+        st = enc[i].part == IPF_PART_INCEPTION
+                 ? inception_apply_folded(m->part[IPF_PART_INCEPTION], f, enc[i].prefix, &applied, e)
+                 : bert_load_layers(m->part[IPF_PART_BERT], f, enc[i].prefix, &applied, e);
+        if (!st) ipf_log(IPF_LOG_INFO, "%s: %d fine-tuned %s tensors applied", path, applied, enc[i].what);
     }
     st_close(f);
-    if (!st && n) {
-        inception_prepack(inc);
-        ipf_log(IPF_LOG_INFO, "%s: %zu fine-tuned Inception tensors applied", path, n);
-    }
     return st;
 }
 

@@ -152,8 +152,8 @@ out:
     ipf_model_free(m);
 }
 
-/* Fine-tuned Inception blocks in profiler.safetensors ("inception.*", as the
- * trainer saves them) replace the trunk's at load. */
+/* Fine-tuned encoder layers in profiler.safetensors ("inception.*" and
+ * "bert.*", as the trainer saves them) replace the encoders' at load. */
 static int write_finetuned_bundle(const char *src, const char *dst, const ipf_model *m, int zero_7c, int bad_count) {
     char a[PATH_MAX], b[PATH_MAX + 64];
     for (int i = 0; i < 2; i++) {
@@ -168,8 +168,9 @@ static int write_finetuned_bundle(const char *src, const char *dst, const ipf_mo
     ipf_err e = {{0}};
     if (inception_train_create(m->part[IPF_PART_INCEPTION], 2, &t, &e)) return -1;
     size_t n = inception_train_count(t);
-    st_wtensor *w = calloc(n, sizeof *w);
+    st_wtensor *w = calloc(n + 2, sizeof *w);
     char *names = calloc(n, 128);
+    float zeros_ln[64] = {0}; /* BERT hidden is 48 here */
     float *params = inception_train_params(t);
     for (size_t i = 0; i < n; i++) {
         const char *name;
@@ -180,6 +181,12 @@ static int write_finetuned_bundle(const char *src, const char *dst, const ipf_mo
         w[i] = (st_wtensor){.name = names + i * 128, .ndim = 1, .shape = {(int64_t)count - (bad_count && i == 0)},
                             .data = params + off};
     }
+    if (zero_7c) { /* BERT's last LayerNorm zeroed too: x_T = 0 exactly */
+        w[n++] = (st_wtensor){.name = "bert.encoder.layer.1.output.LayerNorm.weight", .ndim = 1, .shape = {48},
+                              .data = zeros_ln};
+        w[n++] = (st_wtensor){.name = "bert.encoder.layer.1.output.LayerNorm.bias", .ndim = 1, .shape = {48},
+                              .data = zeros_ln};
+    }
     const prof_model *pm = m->part[IPF_PART_PROFILER];
     snprintf(b, sizeof b, "%s/profiler.safetensors", dst);
     ipf_status st = prof_save(b, &pm->cfg, pm->params, w, n, &e);
@@ -189,7 +196,7 @@ static int write_finetuned_bundle(const char *src, const char *dst, const ipf_mo
     return st ? -1 : 0;
 }
 
-TEST(profiler_e2e_finetuned_inception) {
+TEST(profiler_e2e_finetuned_encoders) {
     const char *light = getenv("IPF_TEST_LIGHT");
     if (light && *light && strcmp(light, "0")) SKIP("IPF_TEST_LIGHT: full-size Inception-v3");
     const char *d = test_golden_path("profiler_e2e");
@@ -223,13 +230,18 @@ TEST(profiler_e2e_finetuned_inception) {
         ipf_model_free(m2);
         m2 = NULL;
     }
-    /* Mixed_7c all zero: every Mixed_7c output is ReLU(0), so the pool is 0 */
+    /* Mixed_7c all zero: every Mixed_7c output is ReLU(0), so the pool is 0;
+     * BERT's last LayerNorm zero: x_T is 0 */
     REQUIRE(write_finetuned_bundle(src, dir, m, 1, 0) == 0);
     CHECK_OK(ipf_model_load(dir, &m2), ipf_last_error());
     if (m2) {
         CHECK_OK(ipf_session_create(m2, &s), ipf_last_error());
         CHECK_OK(ipf_session_encode_post(s, &p, NULL, got, NULL), ipf_session_error(s));
         CHECK_CLOSE(got, zero, 2048, 0, 0);
+        ipf_post cap = {.struct_size = sizeof(ipf_post), .caption = "fresh pasta", .caption_len = 11};
+        float xt[48];
+        CHECK_OK(ipf_session_encode_post(s, &cap, xt, NULL, NULL), ipf_session_error(s));
+        CHECK_CLOSE(xt, zero, 48, 0, 0);
         ipf_session_free(s);
         ipf_model_free(m2);
         m2 = NULL;
