@@ -1,6 +1,7 @@
 /* bench_bert.c — BERT [CLS] encoding latency through the public API.
- * usage: bench_bert BERT_DIR [threads] [reps]
- * Prints one JSON line per case: batch x tokens, median and min ms. */
+ * usage: bench_bert BERT_DIR [threads] [reps] [BxT]
+ * Runs the cases 1x16 1x32 1x64 1x128 8x32 (or only BxT, B <= 8, T <= 128)
+ * and prints one JSON line per case: median and min wall ms, CPU ms. */
 #include "influencer_profiler.h"
 
 #include <stdio.h>
@@ -37,14 +38,23 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_bert: %s\n", ipf_last_error());
         return 1;
     }
-    static const int cases[][2] = {{1, 16}, {1, 32}, {1, 64}, {1, 128}, {8, 32}};
+    static int cases[][2] = {{1, 16}, {1, 32}, {1, 64}, {1, 128}, {8, 32}};
+    size_t ncases = sizeof cases / sizeof *cases;
+    if (argc > 4) {
+        if (sscanf(argv[4], "%dx%d", &cases[0][0], &cases[0][1]) != 2 || cases[0][0] < 1 || cases[0][0] > 8 ||
+            cases[0][1] < 1 || cases[0][1] > 128) {
+            fprintf(stderr, "bench_bert: case '%s' is not BxT with B <= 8, T <= 128\n", argv[4]);
+            return 2;
+        }
+        ncases = 1;
+    }
     static int32_t ids[8][128];
     srand(1);
     for (int b = 0; b < 8; b++)
         for (int t = 0; t < 128; t++) ids[b][t] = t == 0 ? 101 : 1000 + rand() % 29000;
     float *cls = malloc(8 * 4096 * sizeof(float));
     double *ms = malloc((size_t)reps * sizeof(double)), *cpu = malloc((size_t)reps * sizeof(double));
-    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+    for (size_t c = 0; c < ncases; c++) {
         int nb = cases[c][0], T = cases[c][1];
         const int32_t *ptr[8];
         size_t lens[8];

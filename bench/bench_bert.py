@@ -3,13 +3,13 @@ PyTorch, same weights, same thread count, batch 1 at 16/32/64/128 tokens and
 batch 8 x 32.  Not part of `make check`.
 
 usage: LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \\
-       /usr/bin/python3 bench/bench_bert.py [--bert DIR] [--threads 2] [--reps 10]
+       /usr/bin/python3 bench/bench_bert.py [--bert DIR] [--threads 2] [--reps 10] [--passive]
 
 DIR is a Hugging Face BERT directory (default: the BERT-base golden written
 by `make gen`, build/goldens/bert/bert).  Needs build/bench_bert (built here
 if missing) and, for ONNX Runtime, node with onnxruntime-node (found through
-NODE_PATH, bench/node_modules or build/node/node_modules; installed into
-build/node with npm when absent).  The model is exported to
+NODE_PATH or bench/node_modules, where bench/run.sh installs it) running
+bench/ort_bench.js.  The model is exported to
 build/bench/bert.onnx once.  Prints one JSON line per measurement and a table
 with ratios; wall-clock medians are noisy on a shared machine, so CPU time
 (process, all threads) is shown too.
@@ -81,11 +81,11 @@ def ids_for(B, T):
     return ids
 
 
-def bench_torch(model, threads, reps):
+def bench_torch(model, threads, reps, cases):
     torch.set_num_threads(threads)
     out = []
     with torch.inference_mode():
-        for B, T in CASES:
+        for B, T in cases:
             x = torch.from_numpy(ids_for(B, T))
             ms, cpu = [], []
             for r in range(reps + 2):
@@ -106,13 +106,31 @@ def node_path():
               os.path.join(ROOT, 'build', 'node', 'node_modules')):
         if d and os.path.isdir(os.path.join(d, 'onnxruntime-node')):
             return d
-    d = os.path.join(ROOT, 'build', 'node')
-    os.makedirs(d, exist_ok=True)
-    print('installing onnxruntime-node into build/node ...', file=sys.stderr)
-    env = dict(os.environ, ONNXRUNTIME_NODE_INSTALL_CUDA='skip')
-    r = subprocess.run(['npm', 'install', '--prefix', d, '--no-audit', '--no-fund', 'onnxruntime-node@1.30.0'],
-                       env=env, stdout=sys.stderr)
-    return os.path.join(d, 'node_modules') if r.returncode == 0 else None
+    return None
+
+
+def bench_ort(onnx_path, threads, reps, passive, cases):
+    """bench/ort_bench.js (the generic ONNX Runtime runner), one process per case."""
+    npath = node_path()
+    if not npath:
+        print('onnxruntime-node not found (bench/run.sh installs it into bench/node_modules): ONNX Runtime skipped',
+              file=sys.stderr)
+        return []
+    out = []
+    for B, T in cases:
+        r = subprocess.run(['node', os.path.join(ROOT, 'bench', 'ort_bench.js'), '--model', onnx_path,
+                            '--input', f'input_ids:int64:{B}x{T}:int:1000:29000', '--threads', str(threads),
+                            '--iters', str(reps), '--warmup', '2', '--spin', '0' if passive else '1'],
+                           stdout=subprocess.PIPE, text=True, env=dict(os.environ, NODE_PATH=npath))
+        try:
+            j = json.loads(r.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            print(f'ort_bench.js failed for {B}x{T} (exit {r.returncode})', file=sys.stderr)
+            continue
+        out.append({'impl': 'ort', 'batch': B, 'tokens': T, 'threads': threads, 'median_ms': j['median_ms'],
+                    'min_ms': j['min_ms'], 'cpu_ms': j['cpu_ms']})
+        print(json.dumps(out[-1]), flush=True)
+    return out
 
 
 def run_lines(cmd, env=None):
@@ -135,50 +153,50 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--reps', type=int, default=10)
     ap.add_argument('--skip', default='', help='comma list of ipf,ort,pytorch to leave out')
+    ap.add_argument('--passive', action='store_true',
+                    help='idle threads sleep instead of spinning: OMP_WAIT_POLICY=PASSIVE for ipf and PyTorch '
+                         '(set before start; bench/run.sh exports it), allow_spinning=0 for ONNX Runtime')
     a = ap.parse_args()
     skip = set(filter(None, a.skip.split(',')))
     cfg = json.load(open(os.path.join(a.bert, 'config.json')))
     results = []
 
-    if 'ipf' not in skip:
-        exe = os.path.join(ROOT, 'build', 'bench_bert')
-        if not os.path.exists(exe):
-            subprocess.run(['cc', '-O2', '-I', os.path.join(ROOT, 'include'), '-o', exe,
-                            os.path.join(ROOT, 'bench', 'bench_bert.c'), '-L', os.path.join(ROOT, 'build'),
-                            '-linfluencer_profiler', '-Wl,-rpath,' + os.path.join(ROOT, 'build')], check=True)
-        results += run_lines([exe, a.bert, str(a.threads), str(a.reps)])
-
+    exe = os.path.join(ROOT, 'build', 'bench_bert')
+    if 'ipf' not in skip and not os.path.exists(exe):
+        subprocess.run(['cc', '-O2', '-I', os.path.join(ROOT, 'include'), '-o', exe,
+                        os.path.join(ROOT, 'bench', 'bench_bert.c'), '-L', os.path.join(ROOT, 'build'),
+                        '-linfluencer_profiler', '-Wl,-rpath,' + os.path.join(ROOT, 'build')], check=True)
     model = None
     if 'pytorch' not in skip or 'ort' not in skip:
         sd, _ = stio.load(os.path.join(a.bert, 'model.safetensors'))
         model = Bert(sd, cfg).eval()
-
-    if 'ort' not in skip:
-        onnx_path = os.path.join(ROOT, 'build', 'bench', 'bert.onnx')
-        if not os.path.exists(onnx_path):
-            os.makedirs(os.path.dirname(onnx_path), exist_ok=True)
-            torch.onnx.export(model, torch.from_numpy(ids_for(1, 16)), onnx_path, input_names=['input_ids'],
-                              output_names=['cls'], dynamic_axes={'input_ids': {0: 'batch', 1: 'tokens'}},
-                              opset_version=17, do_constant_folding=True)
-        npath = node_path()
-        if npath:
-            cases = ';'.join(f'{b}x{t}' for b, t in CASES)
-            results += run_lines(['node', os.path.join(ROOT, 'bench', 'ort_bert.js'), onnx_path, str(a.threads),
-                                  str(a.reps), cases], env=dict(os.environ, NODE_PATH=npath))
-        else:
-            print('onnxruntime-node unavailable: ONNX Runtime skipped', file=sys.stderr)
-
-    if 'pytorch' not in skip:
-        results += bench_torch(model, a.threads, a.reps)
+    onnx_path = os.path.join(ROOT, 'build', 'bench', 'bert.onnx')
+    if 'ort' not in skip and not os.path.exists(onnx_path):
+        os.makedirs(os.path.dirname(onnx_path), exist_ok=True)
+        torch.onnx.export(model, torch.from_numpy(ids_for(1, 16)), onnx_path, input_names=['input_ids'],
+                          output_names=['cls'], dynamic_axes={'input_ids': {0: 'batch', 1: 'tokens'}},
+                          opset_version=17, do_constant_folding=True)
+    # Case by case, the three runtimes back to back, so that a change in the
+    # machine's load affects them alike.
+    for B, T in CASES:
+        if 'ipf' not in skip:
+            results += run_lines([exe, a.bert, str(a.threads), str(a.reps), f'{B}x{T}'])
+        if 'ort' not in skip:
+            results += bench_ort(onnx_path, a.threads, a.reps, a.passive, [(B, T)])
+        if 'pytorch' not in skip:
+            results += bench_torch(model, a.threads, a.reps, [(B, T)])
 
     by = {(r['impl'], r['batch'], r['tokens']): r for r in results}
-    print(f'\nBERT-base [CLS], {a.threads} threads, median wall ms (CPU ms)')
-    print(f'{"case":>8} {"ipf":>16} {"onnxruntime":>16} {"pytorch":>16} {"ort/ipf":>8} {"torch/ipf":>9}')
+    load = os.getloadavg()[0]
+    print(f'\nBERT-base [CLS], {a.threads} threads{", passive waiting" if a.passive else ""}, load average {load:.1f}')
+    print('ms per batch: median / min (CPU ms per run, all threads); ratios of medians and of minima, other/ipf')
+    print(f'{"case":>6} {"ipf":>22} {"onnxruntime":>22} {"pytorch":>22} {"ort/ipf":>11} {"torch/ipf":>11}')
     for B, T in CASES:
         row = [by.get((i, B, T)) for i in ('ipf', 'ort', 'pytorch')]
-        cell = lambda r: f'{r["median_ms"]:8.1f} ({r["cpu_ms"]:5.0f})' if r else f'{"-":>16}'
-        ratio = lambda r: f'{r["median_ms"] / row[0]["median_ms"]:.2f}' if r and row[0] else '-'
-        print(f'{B}x{T:<6} {cell(row[0])} {cell(row[1])} {cell(row[2])} {ratio(row[1]):>8} {ratio(row[2]):>9}')
+        cell = lambda r: f'{r["median_ms"]:7.1f} /{r["min_ms"]:6.1f} ({r["cpu_ms"]:4.0f})' if r else f'{"-":>22}'
+        ratio = lambda r: (f'{r["median_ms"] / row[0]["median_ms"]:.2f}/{r["min_ms"] / row[0]["min_ms"]:.2f}'
+                           if r and row[0] else '-')
+        print(f'{B}x{T:<4} {cell(row[0])} {cell(row[1])} {cell(row[2])} {ratio(row[1]):>11} {ratio(row[2]):>11}')
 
 
 if __name__ == '__main__':

@@ -20,3 +20,9 @@ PASSIVE_ARG=()
 if [ "${PASSIVE:-0}" = 1 ]; then export OMP_WAIT_POLICY=PASSIVE; PASSIVE_ARG=(--passive); fi
 LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp /usr/bin/python3 bench/bench_inception.py "$OUT" \
   --threads "$THREADS" --batches "$BATCHES" --iters "$ITERS" "${PASSIVE_ARG[@]}"
+# BERT-base text encoder (bench/bench_bert.py; needs the golden from `make gen`).
+make -s gen B="$B"
+cc -O2 -Iinclude -o "$B/bench_bert" bench/bench_bert.c -L"$B" -linfluencer_profiler -Wl,-rpath,"$PWD/$B"
+NODE_PATH="$PWD/bench/node_modules" LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \
+  /usr/bin/python3 bench/bench_bert.py --bert "$B/goldens/bert/bert" --threads "$THREADS" --reps "$ITERS" \
+  "${PASSIVE_ARG[@]}" | tee "$OUT/bert.txt"

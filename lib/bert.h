@@ -25,7 +25,11 @@ typedef struct st_file st_file;
 IPF_INTERNAL ipf_status bert_load_layers(bert *b, st_file *f, const char *prefix, int *n_loaded, ipf_err *e);
 
 /* n sequences of ids (lens[i] each, ragged) -> cls (n, hidden): the last
- * layer's output at position 0.  Errors go to s->err. */
+ * layer's output at position 0.  Sequences are packed without padding (each
+ * costs its own length) and all n run in one pass, with working memory of
+ * about 15*hidden floats per token kept in the session: callers with many
+ * captions pass them in groups (the public API uses <= 4096 tokens a call).
+ * Errors go to s->err. */
 IPF_INTERNAL ipf_status bert_forward_cls(const bert *b, ipf_session *s, const int32_t *const *ids,
                                          const int *lens, int n, float *cls);
 

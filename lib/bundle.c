@@ -3,7 +3,9 @@
  *   profiler.safetensors                              required
  *   bert/{config.json,vocab.txt,model.safetensors}    optional text encoder + tokenizer
  *     (spiece.model or sentencepiece.model instead of vocab.txt: SentencePiece)
- *   inception/model.safetensors                       optional image encoder */
+ *   inception/model.safetensors                       optional image encoder
+ * Fine-tuned Inception blocks the trainer stores in profiler.safetensors
+ * ("inception.*" tensors) replace the trunk's at load. */
 #include "bert.h"
 #include "image.h"
 #include "inception.h"
@@ -14,6 +16,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +103,55 @@ static ipf_status load_image(ipf_model *m, const char *dir, const prof_model *pr
     return IPF_OK;
 }
 
+#define FINETUNED_PREFIX "inception."
+
+/* Fine-tuned Inception blocks saved by the trainer in profiler.safetensors
+ * as "inception.<block>.<branch>.weight|bias" (folded convolutions, flat):
+ * they replace the trunk's while the model is still private to this call. */
+static ipf_status load_finetuned(ipf_model *m, const char *dir) {
+    char path[PATH_MAX];
+    ipf_status st = join(path, sizeof path, dir, "profiler.safetensors");
+    if (st) return st;
+    st_file *f;
+    ipf_err *e = ipf_tls_err();
+    if ((st = st_open(path, &f, e))) return st;
+    inception *inc = m->part[IPF_PART_INCEPTION];
+    size_t n = 0, plen = strlen(FINETUNED_PREFIX);
+    for (size_t i = 0; i < st_count(f) && !st; i++) {
+        const st_tensor *t = st_at(f, i);
+        if (strncmp(t->name, FINETUNED_PREFIX, plen)) continue;
+        if (!inc) {
+            ipf_log(IPF_LOG_WARN,
+                    "%s: holds fine-tuned Inception blocks but the bundle has no inception/: cached image features "
+                    "must come from the fine-tuned trunk",
+                    path);
+            break;
+        }
+        const float *data;
+        size_t count = t->ndim == 1 ? (size_t)t->shape[0] : 0;
+        if (t->ndim != 1) {
+            st = ipf_fail(NULL, IPF_ERR_SHAPE, "%s: tensor '%s' must be 1-D (a flat folded convolution tensor)", path,
+                          t->name);
+        } else if (!(st = st_get_f32(f, t->name, 1, NULL, &data, e))) {
+            for (size_t j = 0; j < count && !st; j++)
+                if (!isfinite(data[j]))
+                    st = ipf_fail(NULL, IPF_ERR_NUMERIC, "%s: tensor '%s' element %zu is not finite", path, t->name, j);
+            if (!st && (st = inception_set_folded(inc, t->name + plen, data, count, e))) {
+                char why[IPF_ERRMSG_CAP];
+                snprintf(why, sizeof why, "%s", e->msg);
+                st = ipf_fail(NULL, st, "%s: tensor '%s': %s", path, t->name, why);
+            }
+            n++;
+        }
+    }
+    st_close(f);
+    if (!st && n) {
+        inception_prepack(inc);
+        ipf_log(IPF_LOG_INFO, "%s: %zu fine-tuned Inception tensors applied", path, n);
+    }
+    return st;
+}
+
 IPF_API ipf_status ipf_model_load(const char *bundle_dir, ipf_model **out) {
     if (!out) return ipf_fail(NULL, IPF_ERR_INVALID_ARGUMENT, "ipf_model_load: out is NULL");
     *out = NULL;
@@ -127,9 +179,11 @@ IPF_API ipf_status ipf_model_load(const char *bundle_dir, ipf_model **out) {
     }
     *ic = prof->cfg.image;
     ipf_model_set_part(m, IPF_PART_IMAGE_CFG, ic, free);
-    if ((st = load_text(m, bundle_dir, prof)) || (st = load_image(m, bundle_dir, prof))) goto fail;
-    /* encoder layers fine-tuned by ipf_train (inception.* / bert.* tensors), if any */
-    if ((st = train_apply_finetuned(m, path, NULL, ipf_tls_err()))) goto fail;
+    if ((st = load_text(m, bundle_dir, prof)) || (st = load_image(m, bundle_dir, prof)) ||
+        (st = load_finetuned(m, bundle_dir)))
+        goto fail;
+    /* BERT layers fine-tuned by ipf train ("bert.*" tensors), if any */
+    if ((st = train_apply_finetuned_bert(m, path, NULL, ipf_tls_err()))) goto fail;
     ipf_log(IPF_LOG_INFO, "loaded model bundle %s (text encoder: %s, image encoder: %s)", bundle_dir,
             m->part[IPF_PART_BERT] ? "yes" : "no", m->part[IPF_PART_INCEPTION] ? "yes" : "no");
     *out = m;

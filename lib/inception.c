@@ -560,9 +560,18 @@ static const char *const BRANCHES_E[] = {"branch1x1",      "branch3x3_1",     "b
                                          "branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3a", "branch3x3dbl_3b",
                                          "branch_pool"};
 
+static const char *const STEM_NAMES[] = {"Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "Conv2d_3b_1x1",
+                                         "Conv2d_4a_3x3"};
+
 /* Block i's BasicConv2d's (a block struct is nothing but cbr's), their
- * count and branch names. */
+ * count and branch names; block -1 is the stem (Conv2d_1a_3x3 ... maxpool2),
+ * whose convs are named without a block prefix. */
 static cbr *block_cbrs(const inception *inc, int i, int *n, const char *const **names) {
+    if (i < 0) {
+        *n = 5;
+        if (names) *names = STEM_NAMES;
+        return (cbr *)&inc->c1a;
+    }
     static const int type[NBLOCKS] = {0, 0, 0, 1, 2, 2, 2, 2, 3, 4, 4};
     static const int count[5] = {7, 4, 10, 6, 9};
     static const char *const *nm[5] = {BRANCHES_A, BRANCHES_B, BRANCHES_C, BRANCHES_D, BRANCHES_E};
@@ -573,16 +582,18 @@ static cbr *block_cbrs(const inception *inc, int i, int *n, const char *const **
     return (cbr *)base[i];
 }
 
+static const char *block_name(int i) { return i < 0 ? "" : BLOCK_NAMES[i]; }
+
 ipf_status inception_set_folded(inception *inc, const char *name, const float *data, size_t count, ipf_err *e) {
-    for (int i = 0; i < NBLOCKS; i++) {
-        size_t bl = strlen(BLOCK_NAMES[i]);
-        if (strncmp(name, BLOCK_NAMES[i], bl) || name[bl] != '.') continue;
+    for (int i = -1; i < NBLOCKS; i++) {
+        size_t bl = strlen(block_name(i));
+        if (bl && (strncmp(name, block_name(i), bl) || name[bl] != '.')) continue;
         int n;
         const char *const *names;
         cbr *c = block_cbrs(inc, i, &n, &names);
         for (int j = 0; j < n; j++) {
             size_t l = strlen(names[j]);
-            const char *rest = name + bl + 1;
+            const char *rest = bl ? name + bl + 1 : name;
             if (strncmp(rest, names[j], l) || rest[l] != '.') continue;
             int is_w = !strcmp(rest + l + 1, "weight"), is_b = !strcmp(rest + l + 1, "bias");
             size_t want = is_w ? (size_t)c[j].M * c[j].C * c[j].KH * c[j].KW : (size_t)c[j].M;
@@ -600,9 +611,38 @@ ipf_status inception_set_folded(inception *inc, const char *name, const float *d
     return ipf_fail(e, IPF_ERR_NOT_FOUND, "'%s' is not a folded Inception-v3 block tensor", name);
 }
 
+ipf_status inception_apply_folded(inception *inc, st_file *f, const char *prefix, int *napplied, ipf_err *e) {
+    size_t pl = strlen(prefix);
+    int n = 0;
+    if (napplied) *napplied = 0;
+    for (size_t i = 0; i < st_count(f); i++) {
+        const st_tensor *t = st_at(f, i);
+        if (strncmp(t->name, prefix, pl)) continue;
+        size_t count = 1;
+        for (int d = 0; d < t->ndim; d++) count *= (size_t)t->shape[d];
+        const float *data;
+        ipf_status st = st_get_f32(f, t->name, 0, NULL, &data, e);
+        if (!st) st = inception_set_folded(inc, t->name + pl, data, count, e);
+        if (st) {
+            char why[IPF_ERRMSG_CAP];
+            snprintf(why, sizeof why, "%s", (e ? e : ipf_tls_err())->msg);
+            return ipf_fail(e, st, "%s: tensor '%s': %s", st_path(f), t->name, why);
+        }
+        n++;
+    }
+    if (n) inception_prepack(inc);
+    if (napplied) *napplied = n;
+    return IPF_OK;
+}
+
 ipf_status inception_trunk_shape(const inception *inc, int H, int W, int k, int *C, int *FH, int *FW, ipf_err *e) {
-    if (k < 0 || k > NBLOCKS) return ipf_fail(e, IPF_ERR_INVALID_ARGUMENT, "inception: k = %d outside [0, %d]", k, NBLOCKS);
+    if (k < 0 || k > NBLOCKS + 1)
+        return ipf_fail(e, IPF_ERR_INVALID_ARGUMENT, "inception: k = %d outside [0, %d]", k, NBLOCKS + 1);
     if (H < 75 || W < 75) return ipf_fail(e, IPF_ERR_SHAPE, "inception: input %dx%d is below 75x75", H, W);
+    if (k == NBLOCKS + 1) { /* everything trainable: the "features" are the image */
+        *C = 3, *FH = H, *FW = W;
+        return IPF_OK;
+    }
     ipf_kctx none = {0};
     exec x = {&none, e, 1, KL_NCHW, 1, 0, 0};
     float *bufs[4] = {NULL, NULL, NULL, NULL};
@@ -617,9 +657,13 @@ ipf_status inception_forward_trunk_to(const inception *inc, ipf_session *s, cons
     if (N < 1 || H < 75 || W < 75)
         return ipf_fail(&s->err, IPF_ERR_SHAPE, "inception: input (%d,3,%d,%d) must have N >= 1 and H, W >= 75", N,
                         H, W);
-    if (k < 0 || k > NBLOCKS)
-        return ipf_fail(&s->err, IPF_ERR_INVALID_ARGUMENT, "inception: k = %d outside [0, %d]", k, NBLOCKS);
+    if (k < 0 || k > NBLOCKS + 1)
+        return ipf_fail(&s->err, IPF_ERR_INVALID_ARGUMENT, "inception: k = %d outside [0, %d]", k, NBLOCKS + 1);
     size_t in_img = (size_t)3 * H * W;
+    if (k == NBLOCKS + 1) {
+        memcpy(feat, x, (size_t)N * in_img * sizeof(float));
+        return IPF_OK;
+    }
     for (int n0 = 0; n0 < N; n0 += INCEPTION_CHUNK) {
         int n = N - n0 < INCEPTION_CHUNK ? N - n0 : INCEPTION_CHUNK;
         exec ex;
@@ -643,7 +687,7 @@ typedef struct gop {
     int kind, conv, in, out, c0; /* conv: index into the block's cbr's */
 } gop;
 typedef struct gblock {
-    int nops, ntmp, Cin, Cout, S; /* S: 2 when the block halves the resolution */
+    int nops, ntmp, Cin, Cout;
     gop op[12];
     int tmpC[8];
 } gblock;
@@ -666,8 +710,12 @@ static void gblock_build(gblock *g, const inception *inc, int i) {
     } while (0)
     int X = 0, Y = 1, Cin = c[0].C;
     g->Cin = Cin;
-    g->S = 1;
-    if (i <= 2) { /* InceptionA */
+    if (i < 0) { /* stem: convs and two max pools in a row */
+        TMPS(32, 32, 64, 64, 80, 192);
+        OPS({G_CONV, 0, X, 2, 0}, {G_CONV, 1, 2, 3, 0}, {G_CONV, 2, 3, 4, 0}, {G_MAX, 0, 4, 5, 0},
+            {G_CONV, 3, 5, 6, 0}, {G_CONV, 4, 6, 7, 0}, {G_MAX, 0, 7, Y, 0});
+        g->Cout = 192;
+    } else if (i <= 2) { /* InceptionA */
         TMPS(48, 64, 96, Cin);
         OPS({G_CONV, 0, X, Y, 0}, {G_CONV, 1, X, 2, 0}, {G_CONV, 2, 2, Y, 64}, {G_CONV, 3, X, 3, 0},
             {G_CONV, 4, 3, 4, 0}, {G_CONV, 5, 4, Y, 128}, {G_AVG, 0, X, 5, 0}, {G_CONV, 6, 5, Y, 224});
@@ -676,7 +724,7 @@ static void gblock_build(gblock *g, const inception *inc, int i) {
         TMPS(64, 96);
         OPS({G_CONV, 0, X, Y, 0}, {G_CONV, 1, X, 2, 0}, {G_CONV, 2, 2, 3, 0}, {G_CONV, 3, 3, Y, 384},
             {G_MAX, 0, X, Y, 480});
-        g->Cout = 480 + Cin, g->S = 2;
+        g->Cout = 480 + Cin;
     } else if (i <= 7) { /* InceptionC */
         int c7 = c[1].M;
         TMPS(c7, c7, c7, c7, c7, c7, Cin);
@@ -688,7 +736,7 @@ static void gblock_build(gblock *g, const inception *inc, int i) {
         TMPS(192, 192, 192, 192);
         OPS({G_CONV, 0, X, 2, 0}, {G_CONV, 1, 2, Y, 0}, {G_CONV, 2, X, 3, 0}, {G_CONV, 3, 3, 4, 0},
             {G_CONV, 4, 4, 5, 0}, {G_CONV, 5, 5, Y, 320}, {G_MAX, 0, X, Y, 512});
-        g->Cout = 512 + Cin, g->S = 2;
+        g->Cout = 512 + Cin;
     } else { /* InceptionE */
         TMPS(384, 448, 384, Cin);
         OPS({G_CONV, 0, X, Y, 0}, {G_CONV, 1, X, 2, 0}, {G_CONV, 2, 2, Y, 320}, {G_CONV, 3, 2, Y, 704},
@@ -703,6 +751,7 @@ static void gblock_build(gblock *g, const inception *inc, int i) {
 typedef struct tblock {
     gblock g;
     int first;                /* index of the first parameter tensor of this block */
+    int bH[10], bW[10];       /* each buffer's resolution for the current batch */
     int H, W, OH, OW;         /* input and output resolution of the current batch */
     float *buf[10], *dbuf[10]; /* activations and their gradients; [0] aliases the previous block's [1] */
 } tblock;
@@ -715,7 +764,7 @@ typedef struct ttensor {
 
 struct inception_train {
     int k, first_block, N;
-    tblock blk[NBLOCKS];
+    tblock blk[NBLOCKS + 1]; /* the stem and every mixed block at most */
     ttensor *t; /* 2 per conv: weight, bias */
     size_t nt, np;
     float *params, *grads;
@@ -733,8 +782,8 @@ void inception_train_free(inception_train *t) {
 
 ipf_status inception_train_create(const inception *inc, int k, inception_train **out, ipf_err *e) {
     *out = NULL;
-    if (k < 1 || k > NBLOCKS)
-        return ipf_fail(e, IPF_ERR_INVALID_ARGUMENT, "inception training: k = %d outside [1, %d]", k, NBLOCKS);
+    if (k < 1 || k > NBLOCKS + 1)
+        return ipf_fail(e, IPF_ERR_INVALID_ARGUMENT, "inception training: k = %d outside [1, %d]", k, NBLOCKS + 1);
     inception_train *t = calloc(1, sizeof *t);
     if (!t) return ipf_fail(e, IPF_ERR_OUT_OF_MEMORY, "inception training: out of memory");
     t->k = k, t->first_block = NBLOCKS - k;
@@ -756,8 +805,8 @@ ipf_status inception_train_create(const inception *inc, int k, inception_train *
         for (int q = 0; q < n; q++)
             for (int wb = 0; wb < 2; wb++, ti++) {
                 ttensor *tt = &t->t[ti];
-                snprintf(tt->name, sizeof tt->name, "%s.%s.%s", BLOCK_NAMES[t->first_block + j], names[q],
-                         wb ? "bias" : "weight");
+                const char *bn = block_name(t->first_block + j);
+                snprintf(tt->name, sizeof tt->name, "%s%s%s.%s", bn, *bn ? "." : "", names[q], wb ? "bias" : "weight");
                 tt->M = c[q].M, tt->C = c[q].C, tt->KH = c[q].KH, tt->KW = c[q].KW, tt->S = c[q].S;
                 tt->PH = c[q].PH, tt->PW = c[q].PW;
                 tt->count = wb ? (size_t)c[q].M : (size_t)c[q].M * c[q].C * c[q].KH * c[q].KW;
@@ -808,20 +857,32 @@ static ipf_status train_alloc(inception_train *t, int N, int FH, int FW, ipf_err
     int H = FH, W = FW;
     for (int j = 0; j < t->k; j++) {
         tblock *B = &t->blk[j];
-        B->H = H, B->W = W;
-        B->OH = B->g.S == 2 ? conv2d_out_dim(H, 3, 2, 0) : H;
-        B->OW = B->g.S == 2 ? conv2d_out_dim(W, 3, 2, 0) : W;
-        if (B->OH < 1 || B->OW < 1)
-            return ipf_fail(e, IPF_ERR_SHAPE, "inception training: features %dx%d too small for %s", H, W,
-                            BLOCK_NAMES[t->first_block + j]);
+        B->H = B->bH[0] = H, B->W = B->bW[0] = W;
+        for (int q = 0; q < B->g.nops; q++) { /* each op's output resolution from its input's */
+            const gop *o = &B->g.op[q];
+            int ih = B->bH[o->in], iw = B->bW[o->in], oh, ow;
+            if (o->kind == G_CONV) {
+                const ttensor *w = &t->t[B->first + 2 * o->conv];
+                oh = ih + 2 * w->PH < w->KH ? 0 : conv2d_out_dim(ih, w->KH, w->S, w->PH);
+                ow = iw + 2 * w->PW < w->KW ? 0 : conv2d_out_dim(iw, w->KW, w->S, w->PW);
+            } else {
+                int S = o->kind == G_MAX ? 2 : 1, P = o->kind == G_MAX ? 0 : 1;
+                oh = ih + 2 * P < 3 ? 0 : conv2d_out_dim(ih, 3, S, P);
+                ow = iw + 2 * P < 3 ? 0 : conv2d_out_dim(iw, 3, S, P);
+            }
+            if (oh < 1 || ow < 1)
+                return ipf_fail(e, IPF_ERR_SHAPE, "inception training: input %dx%d too small for %s", FH, FW,
+                                *block_name(t->first_block + j) ? block_name(t->first_block + j) : "the stem");
+            B->bH[o->out] = oh, B->bW[o->out] = ow;
+        }
+        B->OH = B->bH[1], B->OW = B->bW[1];
         for (int b = 0; b < 2 + B->g.ntmp; b++) {
             if (b == 0 && j > 0) {
                 B->buf[0] = t->blk[j - 1].buf[1];
                 B->dbuf[0] = t->blk[j - 1].dbuf[1];
                 continue;
             }
-            size_t n = (size_t)N * (b == 0 ? B->g.Cin : b == 1 ? B->g.Cout : B->g.tmpC[b - 2]) *
-                       (b == 1 ? (size_t)B->OH * B->OW : (size_t)H * W);
+            size_t n = (size_t)N * (b == 0 ? B->g.Cin : b == 1 ? B->g.Cout : B->g.tmpC[b - 2]) * B->bH[b] * B->bW[b];
             B->buf[b] = ipf_malloc_array(n, sizeof(float));
             B->dbuf[b] = ipf_malloc_array(n, sizeof(float));
             if (!B->buf[b] || !B->dbuf[b])
@@ -833,21 +894,22 @@ static ipf_status train_alloc(inception_train *t, int N, int FH, int FW, ipf_err
     return IPF_OK;
 }
 
+static int buf_channels(const tblock *B, int b) { return b == 0 ? B->g.Cin : b == 1 ? B->g.Cout : B->g.tmpC[b - 2]; }
+
 static size_t buf_elems(const tblock *B, int b, int N) {
-    int C = b == 0 ? B->g.Cin : b == 1 ? B->g.Cout : B->g.tmpC[b - 2];
-    return (size_t)N * C * (b == 1 ? (size_t)B->OH * B->OW : (size_t)B->H * B->W);
+    return (size_t)N * buf_channels(B, b) * B->bH[b] * B->bW[b];
 }
 
 static kconv train_conv(const inception_train *t, const tblock *B, const gop *o, const ttensor *w) {
-    int ctot = o->out == 1 ? B->g.Cout : B->g.tmpC[o->out - 2];
-    return (kconv){t->N, w->C, B->H, B->W, w->M, w->KH, w->KW, w->S, w->S, w->PH, w->PW, 1, KL_NCHW, KL_NCHW,
+    int ctot = buf_channels(B, o->out);
+    return (kconv){t->N, w->C, B->bH[o->in], B->bW[o->in], w->M, w->KH, w->KW, w->S, w->S, w->PH, w->PW, 1, KL_NCHW, KL_NCHW,
                    ctot, o->c0, 1, NULL};
 }
 
 static kpool train_pool(const inception_train *t, const tblock *B, const gop *o) {
-    int ctot = o->out == 1 ? B->g.Cout : B->g.tmpC[o->out - 2];
-    return o->kind == G_AVG ? (kpool){t->N, B->g.Cin, B->H, B->W, 3, 3, 1, 1, 1, 1, KP_AVG, KL_NCHW, ctot, o->c0}
-                            : (kpool){t->N, B->g.Cin, B->H, B->W, 3, 3, 2, 2, 0, 0, KP_MAX, KL_NCHW, ctot, o->c0};
+    int ctot = buf_channels(B, o->out), C = buf_channels(B, o->in), H = B->bH[o->in], W = B->bW[o->in];
+    return o->kind == G_AVG ? (kpool){t->N, C, H, W, 3, 3, 1, 1, 1, 1, KP_AVG, KL_NCHW, ctot, o->c0}
+                            : (kpool){t->N, C, H, W, 3, 3, 2, 2, 0, 0, KP_MAX, KL_NCHW, ctot, o->c0};
 }
 
 ipf_status inception_train_forward(inception_train *t, ipf_session *s, const float *feat, int N, int FH, int FW,
@@ -873,7 +935,7 @@ ipf_status inception_train_forward(inception_train *t, ipf_session *s, const flo
                 kpool p = train_pool(t, B, o);
                 rc = pool2d_forward(k, &p, B->buf[o->out], B->buf[o->in]);
             }
-            if (rc) return ipf_fail(e, IPF_ERR_BACKEND, "inception training %s: %s", BLOCK_NAMES[t->first_block + j], k->err);
+            if (rc) return ipf_fail(e, IPF_ERR_BACKEND, "inception training %s: %s", block_name(t->first_block + j), k->err);
         }
     }
     const tblock *L = &t->blk[t->k - 1];
@@ -912,7 +974,7 @@ ipf_status inception_train_backward(inception_train *t, ipf_session *s, const fl
             }
             if (rc)
                 return ipf_fail(e, IPF_ERR_BACKEND, "inception training backward %s: %s",
-                                BLOCK_NAMES[t->first_block + j], k->err);
+                                block_name(t->first_block + j), k->err);
         }
     }
     if (dfeat) {

@@ -26,9 +26,12 @@ IPF_INTERNAL ipf_status inception_forward_layout(const inception *inc, ipf_sessi
 
 /* ---- fine-tuning the top blocks (used by the trainer) ------------------
  *
- * The trunk has INCEPTION_NBLOCKS mixed blocks, Mixed_5b ... Mixed_7c.  The
- * paper fine-tunes the top k = 2 (Mixed_7b, Mixed_7c) with everything below
- * frozen, so the trainer:
+ * The trunk has INCEPTION_NBLOCKS mixed blocks, Mixed_5b ... Mixed_7c, below
+ * them the stem (Conv2d_1a_3x3 ... maxpool2).  k counts trainable blocks from
+ * the top: 1..INCEPTION_NBLOCKS, or INCEPTION_NBLOCKS + 1 for the whole trunk,
+ * stem included (then the "features" are the image itself and stem tensors
+ * are named "Conv2d_1a_3x3.weight" etc.).  The paper fine-tunes the top k = 2
+ * (Mixed_7b, Mixed_7c) with everything below frozen, so the trainer:
  *   1. computes the frozen features once per image (they can be cached):
  *        inception_trunk_shape(inc, H, W, k, &C, &FH, &FW)   -> 1280, 8, 8 for 299x299, k 2
  *        inception_forward_trunk_to(inc, s, x, N, H, W, k, feat)  feat (N,C,FH,FW) NCHW
@@ -60,7 +63,8 @@ IPF_INTERNAL ipf_status inception_forward_layout(const inception *inc, ipf_sessi
 IPF_INTERNAL ipf_status inception_trunk_shape(const inception *inc, int H, int W, int k, int *C, int *FH, int *FW,
                                               ipf_err *e);
 /* x (N,3,H,W) -> feat (N,C,FH,FW): everything below the top k blocks (k = 0:
- * the full Mixed_7c output before pooling). */
+ * the full Mixed_7c output before pooling; k = INCEPTION_NBLOCKS + 1: a copy
+ * of x). */
 IPF_INTERNAL ipf_status inception_forward_trunk_to(const inception *inc, ipf_session *s, const float *x, int N, int H,
                                                    int W, int k, float *feat);
 
@@ -89,5 +93,12 @@ IPF_INTERNAL ipf_status inception_set_folded(inception *inc, const char *name, c
  * each session reorders those convs' weights itself).  inception_load()
  * packs everything already. */
 IPF_INTERNAL void inception_prepack(inception *inc);
+/* Apply every tensor of f whose name starts with prefix (e.g. "inception."
+ * in profiler.safetensors, as the trainer saves them) with
+ * inception_set_folded(), then inception_prepack().  *napplied (may be NULL)
+ * receives the count.  For a bundle loader, before sharing the model. */
+struct st_file;
+IPF_INTERNAL ipf_status inception_apply_folded(inception *inc, struct st_file *f, const char *prefix, int *napplied,
+                                               ipf_err *e);
 
 #endif

@@ -186,3 +186,129 @@ TEST(inception_train_split_matches_inference) {
     ipf_model_free(m);
     free(x);
 }
+
+/* ||got - ref|| <= rel * ||ref|| over a tensor.  For whole-network gradients:
+ * a ReLU input within float32 rounding of 0 flips between float32 and float64
+ * and moves one position's contribution; the script keeps such inputs away
+ * from 0 where one position is a whole row (1x1 and 3x3 maps), and a norm
+ * absorbs the rest, while a wrong gradient is off by far more. */
+static double worst_norm;
+static void close_norm(const float *got, const float *ref, size_t n, double rel, const char *what) {
+    double d = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        d += ((double)got[i] - ref[i]) * ((double)got[i] - ref[i]);
+        r += (double)ref[i] * ref[i];
+    }
+    if (sqrt(d / r) > worst_norm) worst_norm = sqrt(d / r);
+    if (!(sqrt(d) <= rel * sqrt(r))) FAILF("%s: relative norm error %.3g > %.3g", what, sqrt(d / r), rel);
+}
+
+/* k = 12: the whole trunk trainable, stem included, from the image itself. */
+TEST(inception_train_full_trunk) {
+    const char *g = test_golden_path("inception_train/full.safetensors");
+    char path[4096];
+    snprintf(path, sizeof path, "%s", g ? g : "");
+    if (!g) {
+        FAILF("golden inception_train/full.safetensors missing: run make gen");
+        return;
+    }
+    inception *inc = load_model();
+    if (!inc) return;
+    st_file *f;
+    ipf_err e;
+    REQUIRE(st_open(path, &f, &e) == IPF_OK);
+    const float *x, *G, *pool_ref, *dx_ref;
+    REQUIRE(st_get_f32(f, "x", 0, NULL, &x, &e) == IPF_OK && st_get_f32(f, "G", 0, NULL, &G, &e) == IPF_OK &&
+            st_get_f32(f, "pool", 0, NULL, &pool_ref, &e) == IPF_OK &&
+            st_get_f32(f, "d_x", 0, NULL, &dx_ref, &e) == IPF_OK);
+    int C, FH, FW;
+    CHECK_OK(inception_trunk_shape(inc, 75, 75, INCEPTION_NBLOCKS + 1, &C, &FH, &FW, &e), e.msg);
+    CHECK(C == 3 && FH == 75 && FW == 75);
+    inception_train *t;
+    REQUIRE(inception_train_create(inc, INCEPTION_NBLOCKS + 1, &t, &e) == IPF_OK);
+    const char *name;
+    size_t off, cnt;
+    inception_train_tensor(t, 0, &name, &off, &cnt);
+    CHECK_STR_EQ(name, "Conv2d_1a_3x3.weight");
+    ipf_model *m;
+    REQUIRE(ipf_model_alloc(&m) == IPF_OK);
+    ipf_session *s;
+    REQUIRE(ipf_session_create(m, &s) == IPF_OK);
+    float pool[2048], *dx = calloc(3 * 75 * 75, sizeof(float)), *feat = malloc(3 * 75 * 75 * sizeof(float));
+    CHECK_OK(inception_forward_trunk_to(inc, s, x, 1, 75, 75, INCEPTION_NBLOCKS + 1, feat), ipf_session_error(s));
+    CHECK_CLOSE(feat, x, 3 * 75 * 75, 0, 0); /* the features of k = 12 are the image */
+    CHECK_OK(inception_train_forward(t, s, feat, 1, 75, 75, pool), ipf_session_error(s));
+    CHECK_OK(inception_train_backward(t, s, G, dx), ipf_session_error(s));
+    /* float32 through the whole network and back vs float64 */
+    close_scaled(pool, pool_ref, 2048, 2e-5, "full pool");
+    close_norm(dx, dx_ref, 3 * 75 * 75, 2e-3, "full d_x");
+    const float *Gr = inception_train_grads(t);
+    for (size_t i = 0; i < 10; i++) {
+        inception_train_tensor(t, i, &name, &off, &cnt);
+        char key[160];
+        snprintf(key, sizeof key, "grad.%s", name);
+        const float *ref;
+        REQUIRE(st_get_f32(f, key, 0, NULL, &ref, &e) == IPF_OK);
+        close_norm(Gr + off, ref, cnt, 2e-3, key);
+    }
+    fprintf(stderr, "    full trunk: worst relative norm error %.3g (d_x and stem gradients)\n", worst_norm);
+    /* a stem tensor name goes back into the model */
+    inception_train_tensor(t, 1, &name, &off, &cnt);
+    CHECK_STR_EQ(name, "Conv2d_1a_3x3.bias");
+    CHECK_OK(inception_set_folded(inc, name, inception_train_params(t) + off, cnt, &e), e.msg);
+    free(dx), free(feat);
+    ipf_session_free(s);
+    ipf_model_free(m);
+    inception_train_free(t);
+    st_close(f);
+    inception_free(inc);
+}
+
+/* Fine-tuned tensors saved with a prefix go back into a loaded model. */
+TEST(inception_apply_folded_from_file) {
+    inception *inc = load_model();
+    if (!inc) return;
+    ipf_err e;
+    inception_train *t;
+    REQUIRE(inception_train_create(inc, 1, &t, &e) == IPF_OK);
+    const char *name;
+    size_t off, cnt;
+    inception_train_tensor(t, inception_train_count(t) - 1, &name, &off, &cnt);
+    float *P = inception_train_params(t);
+    for (size_t i = 0; i < cnt; i++) P[off + i] += 0.25f;
+    char full[160];
+    snprintf(full, sizeof full, "inception.%s", name);
+    st_wtensor w[2] = {{full, 1, {(int64_t)cnt}, P + off}, {"heads.other", 1, {1}, P}};
+    const char *path = "build/test_inception_apply.safetensors";
+    REQUIRE(st_write(path, w, 2, NULL, 0, &e) == IPF_OK);
+    st_file *f;
+    REQUIRE(st_open(path, &f, &e) == IPF_OK);
+    int n = -1;
+    CHECK_OK(inception_apply_folded(inc, f, "inception.", &n, &e), e.msg);
+    CHECK_EQ_INT(n, 1);
+    /* the model now computes what the training object computes */
+    ipf_model *m;
+    REQUIRE(ipf_model_alloc(&m) == IPF_OK);
+    ipf_session *s;
+    REQUIRE(ipf_session_create(m, &s) == IPF_OK);
+    float *x = calloc(3 * 75 * 75, sizeof(float)), want[2048], got[2048], feat[2048];
+    for (int i = 0; i < 3 * 75 * 75; i++) x[i] = (float)((i * 7) % 13) / 13.0f - 0.5f;
+    CHECK_OK(inception_forward(inc, s, x, 1, 75, 75, want), ipf_session_error(s));
+    CHECK_OK(inception_forward_trunk_to(inc, s, x, 1, 75, 75, 1, feat), ipf_session_error(s));
+    CHECK_OK(inception_train_forward(t, s, feat, 1, 1, 1, got), ipf_session_error(s));
+    close_scaled(got, want, 2048, 1e-5, "applied from file");
+    st_close(f);
+    /* a tensor with the prefix but no such conv: error names file and tensor */
+    st_wtensor bad = {"inception.Mixed_7c.branch9.bias", 1, {3}, P};
+    REQUIRE(st_write(path, &bad, 1, NULL, 0, &e) == IPF_OK);
+    REQUIRE(st_open(path, &f, &e) == IPF_OK);
+    CHECK_EQ_INT(inception_apply_folded(inc, f, "inception.", &n, &e), IPF_ERR_NOT_FOUND);
+    CHECK(strstr(e.msg, "inception.Mixed_7c.branch9.bias") != NULL && strstr(e.msg, path) != NULL);
+    st_close(f);
+    remove(path);
+    free(x);
+    ipf_session_free(s);
+    ipf_model_free(m);
+    inception_train_free(t);
+    inception_free(inc);
+}

@@ -9,8 +9,13 @@
  *   v (carries the pool error through two Linear):  4.4e-6  -> atol 1e-4
  *   probabilities 5e-8, alpha 4e-7                          -> atol 1e-4
  * Skipped under IPF_TEST_LIGHT (a full-size Inception-v3 under ASan is slow). */
+#include "inception.h"
 #include "influencer_profiler.h"
+#include "profiler.h"
 #include "test.h"
+
+#include <limits.h>
+#include <unistd.h>
 
 #define P 4
 
@@ -144,5 +149,104 @@ out:
     free(pp);
     free(alpha);
     free(ip);
+    ipf_model_free(m);
+}
+
+/* Fine-tuned Inception blocks in profiler.safetensors ("inception.*", as the
+ * trainer saves them) replace the trunk's at load. */
+static int write_finetuned_bundle(const char *src, const char *dst, const ipf_model *m, int zero_7c, int bad_count) {
+    char a[PATH_MAX], b[PATH_MAX + 64];
+    for (int i = 0; i < 2; i++) {
+        const char *sub = i ? "inception" : "bert";
+        snprintf(b, sizeof b, "%s/%s", src, sub);
+        if (!realpath(b, a)) return -1;
+        snprintf(b, sizeof b, "%s/%s", dst, sub);
+        unlink(b);
+        if (symlink(a, b)) return -1;
+    }
+    inception_train *t = NULL;
+    ipf_err e = {{0}};
+    if (inception_train_create(m->part[IPF_PART_INCEPTION], 2, &t, &e)) return -1;
+    size_t n = inception_train_count(t);
+    st_wtensor *w = calloc(n, sizeof *w);
+    char *names = calloc(n, 128);
+    float *params = inception_train_params(t);
+    for (size_t i = 0; i < n; i++) {
+        const char *name;
+        size_t off, count;
+        inception_train_tensor(t, i, &name, &off, &count);
+        snprintf(names + i * 128, 128, "inception.%s", name);
+        if (zero_7c && !strncmp(name, "Mixed_7c.", 9)) memset(params + off, 0, count * sizeof(float));
+        w[i] = (st_wtensor){.name = names + i * 128, .ndim = 1, .shape = {(int64_t)count - (bad_count && i == 0)},
+                            .data = params + off};
+    }
+    const prof_model *pm = m->part[IPF_PART_PROFILER];
+    snprintf(b, sizeof b, "%s/profiler.safetensors", dst);
+    ipf_status st = prof_save(b, &pm->cfg, pm->params, w, n, &e);
+    free(w);
+    free(names);
+    inception_train_free(t);
+    return st ? -1 : 0;
+}
+
+TEST(profiler_e2e_finetuned_inception) {
+    const char *light = getenv("IPF_TEST_LIGHT");
+    if (light && *light && strcmp(light, "0")) SKIP("IPF_TEST_LIGHT: full-size Inception-v3");
+    const char *d = test_golden_path("profiler_e2e");
+    if (!d) {
+        FAILF("golden profiler_e2e missing (run make gen)");
+        return;
+    }
+    char src[2100], img[2100], dir[] = "/tmp/ipf_test_ft_XXXXXX";
+    snprintf(src, sizeof src, "%s/bundle", d);
+    snprintf(img, sizeof img, "%s/img0.png", d);
+    ipf_model *m = NULL, *m2 = NULL;
+    if (ipf_model_load(src, &m)) {
+        FAILF("load %s: %s", src, ipf_last_error());
+        return;
+    }
+    REQUIRE(mkdtemp(dir));
+    ipf_post p = {.struct_size = sizeof(ipf_post), .image_path = img};
+    float *base = malloc(2048 * sizeof(float)), *got = malloc(2048 * sizeof(float)), *zero = calloc(2048, sizeof(float));
+    ipf_session *s = NULL;
+    CHECK_OK(ipf_session_create(m, &s), ipf_last_error());
+    CHECK_OK(ipf_session_encode_post(s, &p, NULL, base, NULL), ipf_session_error(s));
+    ipf_session_free(s);
+    /* the same values: the same features (re-packed weights may round differently: 1e-5) */
+    REQUIRE(write_finetuned_bundle(src, dir, m, 0, 0) == 0);
+    CHECK_OK(ipf_model_load(dir, &m2), ipf_last_error());
+    if (m2) {
+        CHECK_OK(ipf_session_create(m2, &s), ipf_last_error());
+        CHECK_OK(ipf_session_encode_post(s, &p, NULL, got, NULL), ipf_session_error(s));
+        CHECK_CLOSE(got, base, 2048, 1e-5, 1e-5);
+        ipf_session_free(s);
+        ipf_model_free(m2);
+        m2 = NULL;
+    }
+    /* Mixed_7c all zero: every Mixed_7c output is ReLU(0), so the pool is 0 */
+    REQUIRE(write_finetuned_bundle(src, dir, m, 1, 0) == 0);
+    CHECK_OK(ipf_model_load(dir, &m2), ipf_last_error());
+    if (m2) {
+        CHECK_OK(ipf_session_create(m2, &s), ipf_last_error());
+        CHECK_OK(ipf_session_encode_post(s, &p, NULL, got, NULL), ipf_session_error(s));
+        CHECK_CLOSE(got, zero, 2048, 0, 0);
+        ipf_session_free(s);
+        ipf_model_free(m2);
+        m2 = NULL;
+    }
+    /* a tensor of the wrong size is refused by name */
+    REQUIRE(write_finetuned_bundle(src, dir, m, 0, 1) == 0);
+    CHECK_EQ_INT(ipf_model_load(dir, &m2), IPF_ERR_SHAPE);
+    CHECK(m2 == NULL && strstr(ipf_last_error(), "inception.Mixed_7b") != NULL);
+    char path[PATH_MAX + 64];
+    const char *subs[] = {"bert", "inception", "profiler.safetensors"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, subs[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+    free(base);
+    free(got);
+    free(zero);
     ipf_model_free(m);
 }
