@@ -193,8 +193,10 @@ class Trainer:
         self._lock = threading.Lock()
         c = options.to_c()
         out = _tp()
-        check(lib().ipf_trainer_create(model.handle, ctypes.byref(c), ctypes.byref(out)))
-        self._handle = out
+        with model._lock:  # Model.close must not free the model meanwhile
+            check(lib().ipf_trainer_create(model.handle, ctypes.byref(c), ctypes.byref(out)))
+            self._handle = out
+            model._sessions.add(self)  # closing the model closes this trainer first
         if progress is not None:
             self.set_progress(progress)
 

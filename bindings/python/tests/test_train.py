@@ -161,6 +161,8 @@ class TestTrainer(unittest.TestCase):
             tr.close()
             with self.assertRaises(ipf.StateError):
                 tr.step()
+            tr = ipf.Trainer(model, **OPTS)
+        self.assertTrue(tr.closed)  # closing the model closed its trainer
 
 
 if __name__ == '__main__':
