@@ -273,7 +273,8 @@ func ipfGoTrainProgress(id C.uintptr_t, stage *C.char, done, total C.int64_t) {
 }
 
 // SetProgress calls fn(stage, done, total) during long calls, on the
-// calling goroutine; stage is "features", "train" or "evaluate".  nil removes it.
+// calling goroutine; stage is "features", "train" or "evaluate".  nil removes
+// it.  fn must not call the trainer (its lock is held during the call).
 func (t *Trainer) SetProgress(fn func(stage string, done, total int64)) error {
 	var id uintptr
 	if fn != nil {
