@@ -128,7 +128,9 @@ install: all
 	ln -sf libinfluencer_profiler.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libinfluencer_profiler.so
 	install -m 644 $(AR_LIB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(B)/influencer_profiler.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	# generated here, not copied from build/, so the .pc names this PREFIX
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' pkgconfig/influencer_profiler.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/influencer_profiler.pc
 	install -m 755 $(B)/ipf $(DESTDIR)$(PREFIX)/bin/
 
 clean:

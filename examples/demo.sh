@@ -10,12 +10,13 @@
 #     (2 layers, hidden 128), the full Inception-v3 trunk with random weights
 #     (BatchNorm statistics from the training images) at a reduced input size
 #     (IPF_DEMO_CROP, default 75 px) so the 2-core demo stays short, random heads.
-#  3. ipf train: the encoders stay frozen (their features are computed once and
-#     cached); the heads (post encoder, attention, both heads) are trained with
+#  3. ipf train: the encoders stay frozen in the first three models (their
+#     features are computed once and cached); the heads (post encoder, attention, both heads) are trained with
 #     Adam, dropout 0.5, the post loss weighted 1, features standardised (random
 #     encoders give badly scaled features; the standardisation is folded into
 #     the saved weights).  Three models: attention pooling with 20 sampled
-#     posts per influencer (the paper's setting), mean pooling, and all posts.
+#     posts per influencer, mean pooling, all posts, and attention with 20 posts
+#     plus Inception's top two blocks (Mixed_7b, 7c) fine-tuned (the paper's setting).
 #  4. Each trained bundle is evaluated on the held-out influencers and the
 #     results are printed like the paper's Tables 1 and 2; then `ipf profile`
 #     shows two held-out influencers' profiles.
@@ -61,17 +62,19 @@ evaluate() { # name, extra options...
 train attention-20 --posts 20 --pooling attention
 train mean-20 --posts 20 --pooling mean --quiet
 train attention-all --posts 0 --pooling attention --quiet
+train attention-20-ft --posts 20 --pooling attention --inception-blocks 2 --quiet
 echo "== evaluating on the held-out influencers ($OUT/test)"
 evaluate attention-20 --eval-posts 20
 evaluate mean-20 --eval-posts 20
 evaluate attention-all --eval-posts 0
+evaluate attention-20-ft --eval-posts 20
 echo "   [$(elapsed)]"
 $PY examples/demo_report.py "attention,20=$OUT/attention-20.test.json" "mean,20=$OUT/mean-20.test.json" \
-  "attention,all=$OUT/attention-all.test.json"
+  "attention,all=$OUT/attention-all.test.json" "att,20,ft-7bc=$OUT/attention-20-ft.test.json"
 
 echo
 echo "== ipf profile --summary: two held-out influencers with the trained model"
 grep -E '"influencer_00[01]"' "$OUT/test/manifest.jsonl" > "$OUT/test/two.jsonl"
 "$B/ipf" profile --model "$OUT/attention-20" --summary "$OUT/test/two.jsonl"
 echo
-echo "demo finished in $(elapsed) (models in $OUT/attention-20, $OUT/mean-20, $OUT/attention-all)"
+echo "demo finished in $(elapsed) (models in $OUT/attention-20, $OUT/mean-20, $OUT/attention-all, $OUT/attention-20-ft)"

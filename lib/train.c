@@ -455,8 +455,9 @@ static uint32_t posts_crc(const manifest *m) {
 }
 
 /* What the cached features depend on besides the posts: the profiler's
- * widths and the encoder weight files (resolved path, size, mtime), so a
- * trained bundle that links the same encoders reuses the cache. */
+ * widths, the encoder weight files (resolved path, size, mtime) and any
+ * fine-tuned encoder tensors in profiler.safetensors, so a trained bundle
+ * that links the same encoders (heads trained only) reuses the cache. */
 static uint32_t encoders_crc(const ipf_trainer *t) {
     uint32_t c = ipf_crc32(0, &t->cfg, offsetof(prof_config, inf_names));
     if (!t->model) return c;
@@ -469,6 +470,20 @@ static uint32_t encoders_crc(const ipf_trainer *t) {
         int64_t meta[2] = {(int64_t)sb.st_size, (int64_t)sb.st_mtime};
         c = ipf_crc32(c, r, strlen(r));
         c = ipf_crc32(c, meta, sizeof meta);
+    }
+    /* encoder layers fine-tuned earlier and applied at load (inception.* / bert.*) */
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/profiler.safetensors", t->model->path);
+    st_file *f;
+    ipf_err tmp;
+    if (st_open(p, &f, &tmp) == IPF_OK) {
+        for (size_t i = 0; i < st_count(f); i++) {
+            const st_tensor *x = st_at(f, i);
+            if (strncmp(x->name, "inception.", 10) && strncmp(x->name, "bert.", 5)) continue;
+            c = ipf_crc32(c, x->name, strlen(x->name));
+            c = ipf_crc32(c, x->data, x->nbytes);
+        }
+        st_close(f);
     }
     return c;
 }

@@ -57,39 +57,38 @@ IPF_API ipf_status ipf_trainer_save_bundle(ipf_trainer *t, const char *out_dir) 
     return st;
 }
 
-/* For the bundle loader: apply fine-tuned encoder tensors stored in
- * profiler.safetensors ("inception.<block>.<branch>.weight|bias", folded
- * convolutions, flat; "bert.encoder.layer.N..." BERT layers) to the model's
- * encoders.  Call while loading,
- * before the model is shared.  A file without such tensors is a no-op;
- * *n_applied (may be NULL) receives how many were applied. */
-ipf_status train_apply_finetuned(ipf_model *m, const char *profiler_path, int *n_applied, ipf_err *e) {
+/* Fine-tuned BERT layers stored in profiler.safetensors under "bert."
+ * (Hugging Face names) into the model's BERT; no-op without them or
+ * without BERT.  For the bundle loader, before the model is shared. */
+ipf_status train_apply_finetuned_bert(ipf_model *m, const char *profiler_path, int *n_applied, ipf_err *e) {
     if (n_applied) *n_applied = 0;
+    bert *b = m->part[IPF_PART_BERT];
+    if (!b) return IPF_OK;
     st_file *f;
     ipf_status st = st_open(profiler_path, &f, e);
     if (st) return st;
-    inception *inc = m->part[IPF_PART_INCEPTION];
-    int n = 0;
-    for (size_t i = 0; i < st_count(f) && !st; i++) {
-        const st_tensor *t = st_at(f, i);
-        if (strncmp(t->name, "inception.", 10)) continue;
-        if (!inc) {
-            st = ipf_fail(e, IPF_ERR_NOT_FOUND, "%s: holds fine-tuned %s but the bundle has no inception/",
-                          profiler_path, t->name);
-            break;
-        }
-        const float *data;
-        int64_t count = (int64_t)(t->nbytes / 4);
-        if ((st = st_get_f32(f, t->name, 1, &count, &data, e))) break;
-        if (!(st = inception_set_folded(inc, t->name + 10, data, (size_t)count, e))) n++;
-    }
-    bert *b = m->part[IPF_PART_BERT];
-    if (!st && b) { /* fine-tuned BERT layers under "bert." */
-        int nb = 0;
-        st = bert_load_layers(b, f, "bert.", &nb, e);
-        n += nb;
-    }
+    int nb = 0;
+    st = bert_load_layers(b, f, "bert.", &nb, e);
     st_close(f);
-    if (n_applied) *n_applied = n;
+    if (n_applied) *n_applied = nb;
+    return st;
+}
+
+/* Both encoders' fine-tuned tensors ("inception.*" through
+ * inception_apply_folded, "bert.*"): what a bundle loader applies. */
+ipf_status train_apply_finetuned(ipf_model *m, const char *profiler_path, int *n_applied, ipf_err *e) {
+    if (n_applied) *n_applied = 0;
+    int ni = 0, nb = 0;
+    inception *inc = m->part[IPF_PART_INCEPTION];
+    if (inc) {
+        st_file *f;
+        ipf_status st = st_open(profiler_path, &f, e);
+        if (st) return st;
+        st = inception_apply_folded(inc, f, "inception.", &ni, e);
+        st_close(f);
+        if (st) return st;
+    }
+    ipf_status st = train_apply_finetuned_bert(m, profiler_path, &nb, e);
+    if (n_applied) *n_applied = ni + nb;
     return st;
 }

@@ -40,5 +40,19 @@ static inline int ipf_go_has(const char *name) { return dlsym(RTLD_DEFAULT, name
 #pragma weak ipf_session_pool
 #pragma weak ipf_session_classify_influencer
 #pragma weak ipf_session_profile
+#pragma weak ipf_train_options_default
+#pragma weak ipf_trainer_create
+#pragma weak ipf_trainer_free
+#pragma weak ipf_trainer_error
+#pragma weak ipf_trainer_set_progress
+#pragma weak ipf_trainer_set_feature_cache
+#pragma weak ipf_trainer_load_data
+#pragma weak ipf_trainer_data_info
+#pragma weak ipf_trainer_step
+#pragma weak ipf_trainer_epoch
+#pragma weak ipf_trainer_evaluate
+#pragma weak ipf_trainer_save_bundle
+#pragma weak ipf_trainer_checkpoint_save
+#pragma weak ipf_trainer_checkpoint_resume
 
 #endif
