@@ -11,7 +11,6 @@
 #include "inception.h"
 #include "profiler.h"
 #include "tokenizer.h"
-#include "train.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -176,8 +175,6 @@ IPF_API ipf_status ipf_model_load(const char *bundle_dir, ipf_model **out) {
     if ((st = load_text(m, bundle_dir, prof)) || (st = load_image(m, bundle_dir, prof)) ||
         (st = load_finetuned(m, bundle_dir)))
         goto fail;
-    /* BERT layers fine-tuned by ipf train ("bert.*" tensors), if any */
-    if ((st = train_apply_finetuned_bert(m, path, NULL, ipf_tls_err()))) goto fail;
     ipf_log(IPF_LOG_INFO, "loaded model bundle %s (text encoder: %s, image encoder: %s)", bundle_dir,
             m->part[IPF_PART_BERT] ? "yes" : "no", m->part[IPF_PART_INCEPTION] ? "yes" : "no");
     *out = m;
