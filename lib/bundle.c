@@ -115,13 +115,11 @@ static size_t count_prefixed(const st_file *f, const char *prefix) {
  * encoders' own while the model is still private to this call.  Without the
  * encoder they belong to, they are skipped with a warning: cached features
  * must then come from the fine-tuned encoder. */
-static ipf_status load_finetuned(ipf_model *m, const char *dir) {
-    char path[PATH_MAX];
-    ipf_status st = join(path, sizeof path, dir, "profiler.safetensors");
-    if (st) return st;
+ipf_status bundle_apply_finetuned(ipf_model *m, const char *path, int *n_applied, ipf_err *e) {
+    if (n_applied) *n_applied = 0;
     st_file *f;
-    ipf_err *e = ipf_tls_err();
-    if ((st = st_open(path, &f, e))) return st;
+    ipf_status st = st_open(path, &f, e);
+    if (st) return st;
     const struct {
         const char *prefix, *what, *dir;
         int part;
@@ -140,6 +138,7 @@ static ipf_status load_finetuned(ipf_model *m, const char *dir) {
                  ? inception_apply_folded(m->part[IPF_PART_INCEPTION], f, enc[i].prefix, &applied, e)
                  : bert_load_layers(m->part[IPF_PART_BERT], f, enc[i].prefix, &applied, e);
         if (!st) ipf_log(IPF_LOG_INFO, "%s: %d fine-tuned %s tensors applied", path, applied, enc[i].what);
+        if (n_applied) *n_applied += applied;
     }
     st_close(f);
     return st;
@@ -173,7 +172,7 @@ IPF_API ipf_status ipf_model_load(const char *bundle_dir, ipf_model **out) {
     *ic = prof->cfg.image;
     ipf_model_set_part(m, IPF_PART_IMAGE_CFG, ic, free);
     if ((st = load_text(m, bundle_dir, prof)) || (st = load_image(m, bundle_dir, prof)) ||
-        (st = load_finetuned(m, bundle_dir)))
+        (st = bundle_apply_finetuned(m, path, NULL, ipf_tls_err())))
         goto fail;
     ipf_log(IPF_LOG_INFO, "loaded model bundle %s (text encoder: %s, image encoder: %s)", bundle_dir,
             m->part[IPF_PART_BERT] ? "yes" : "no", m->part[IPF_PART_INCEPTION] ? "yes" : "no");

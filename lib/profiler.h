@@ -117,4 +117,10 @@ IPF_INTERNAL int prof_attention(const prof_model *m, ipf_kctx *k, const float *v
                                 float *h);
 IPF_INTERNAL int prof_inf_head(const prof_model *m, ipf_kctx *k, const float *h, float *hid, float *logits);
 
+/* Apply the fine-tuned encoder tensors stored in a profiler.safetensors at
+ * `path` ("inception.*" folded convolutions, "bert.*" Hugging Face layer
+ * names) to the model's encoders; *n_applied (may be NULL) counts tensors.
+ * ipf_model_load calls it; call only while the model is private. (bundle.c) */
+IPF_INTERNAL ipf_status bundle_apply_finetuned(ipf_model *m, const char *path, int *n_applied, ipf_err *e);
+
 #endif

@@ -224,11 +224,6 @@ IPF_INTERNAL ipf_status train_link_encoders(ipf_trainer *t, const char *out_dir)
 IPF_INTERNAL ipf_err *train_err(ipf_trainer *t);
 /* Fine-tuned encoder tensors to store beside the heads ("inception.<block>.<branch>.weight|bias",
  * flat); *out and *names are malloc'ed (free both), *n may be 0. */
-/* For bundle loaders (lib/train_model.c): apply the fine-tuned "bert.*"
- * tensors of profiler.safetensors (no-op without them), or both "inception.*"
- * and "bert.*". */
-IPF_INTERNAL ipf_status train_apply_finetuned_bert(ipf_model *m, const char *profiler_path, int *n_applied, ipf_err *e);
-IPF_INTERNAL ipf_status train_apply_finetuned(ipf_model *m, const char *profiler_path, int *n_applied, ipf_err *e);
 IPF_INTERNAL ipf_status train_extra_tensors(ipf_trainer *t, st_wtensor **out, char **names, size_t *n);
 IPF_INTERNAL const prof_config *train_config(const ipf_trainer *t);
 

@@ -56,39 +56,3 @@ IPF_API ipf_status ipf_trainer_save_bundle(ipf_trainer *t, const char *out_dir) 
     if (!st) st = train_link_encoders(t, out_dir);
     return st;
 }
-
-/* Fine-tuned BERT layers stored in profiler.safetensors under "bert."
- * (Hugging Face names) into the model's BERT; no-op without them or
- * without BERT.  For the bundle loader, before the model is shared. */
-ipf_status train_apply_finetuned_bert(ipf_model *m, const char *profiler_path, int *n_applied, ipf_err *e) {
-    if (n_applied) *n_applied = 0;
-    bert *b = m->part[IPF_PART_BERT];
-    if (!b) return IPF_OK;
-    st_file *f;
-    ipf_status st = st_open(profiler_path, &f, e);
-    if (st) return st;
-    int nb = 0;
-    st = bert_load_layers(b, f, "bert.", &nb, e);
-    st_close(f);
-    if (n_applied) *n_applied = nb;
-    return st;
-}
-
-/* Both encoders' fine-tuned tensors ("inception.*" through
- * inception_apply_folded, "bert.*"): what a bundle loader applies. */
-ipf_status train_apply_finetuned(ipf_model *m, const char *profiler_path, int *n_applied, ipf_err *e) {
-    if (n_applied) *n_applied = 0;
-    int ni = 0, nb = 0;
-    inception *inc = m->part[IPF_PART_INCEPTION];
-    if (inc) {
-        st_file *f;
-        ipf_status st = st_open(profiler_path, &f, e);
-        if (st) return st;
-        st = inception_apply_folded(inc, f, "inception.", &ni, e);
-        st_close(f);
-        if (st) return st;
-    }
-    ipf_status st = train_apply_finetuned_bert(m, profiler_path, &nb, e);
-    if (n_applied) *n_applied = ni + nb;
-    return st;
-}

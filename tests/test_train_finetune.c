@@ -6,6 +6,7 @@
  * saved bundle holding the fine-tuned tensors. */
 #include "test.h"
 #include "train.h"
+#include "profiler.h"
 #include "safetensors.h"
 
 #include <sys/stat.h>
@@ -209,7 +210,7 @@ TEST(train_finetune_inception) {
     CHECK_OK(ipf_model_load(out, &m2), ipf_last_error());
     REQUIRE(m2);
     int applied = 0;
-    CHECK_OK(train_apply_finetuned(m2, pf, &applied, &e), e.msg);
+    CHECK_OK(bundle_apply_finetuned(m2, pf, &applied, &e), e.msg);
     CHECK_EQ_INT(applied, (int)ninc);
     ipf_train_options o;
     ipf_train_options_default(&o);
@@ -358,7 +359,7 @@ TEST(train_finetune_bert) {
     CHECK_OK(ipf_model_load(out, &m2), ipf_last_error());
     REQUIRE(m2);
     int applied = 0;
-    CHECK_OK(train_apply_finetuned(m2, pf, &applied, &e), e.msg);
+    CHECK_OK(bundle_apply_finetuned(m2, pf, &applied, &e), e.msg);
     CHECK(applied > 0);
     ipf_train_options o;
     ipf_train_options_default(&o);
