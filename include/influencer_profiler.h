@@ -206,7 +206,8 @@ typedef enum ipf_dim {
     IPF_DIM_INFLUENCER_CLASSES = 4,/* 8 in the paper */
     IPF_DIM_POST_CLASSES = 5,      /* 10 in the paper */
     IPF_DIM_MAX_TOKENS = 6,        /* BERT max positions */
-    IPF_DIM_VOCAB = 7              /* tokenizer vocabulary size */
+    IPF_DIM_VOCAB = 7,             /* tokenizer vocabulary size */
+    IPF_DIM_IMAGE_SIZE = 8         /* side of a preprocessed image (crop): 299; any model */
 } ipf_dim;
 /* IPF_ERR_NOT_FOUND when the model lacks the component that defines it. */
 IPF_API ipf_status ipf_model_dim(const ipf_model *model, ipf_dim dim, int64_t *value);

@@ -223,6 +223,17 @@ IPF_API ipf_status ipf_model_dim(const ipf_model *model, ipf_dim dim, int64_t *v
         v = tk ? tokenizer_vocab_size(tk) : -1;
         needs = "a tokenizer";
         break;
+    case IPF_DIM_IMAGE_SIZE: {
+        /* every model can preprocess images: its own configuration or the default */
+        const image_cfg *ic = model->part[IPF_PART_IMAGE_CFG];
+        image_cfg def;
+        if (!ic) {
+            image_cfg_default(&def);
+            ic = &def;
+        }
+        v = ic->crop;
+        break;
+    }
     default: return ipf_fail(NULL, IPF_ERR_INVALID_ARGUMENT, "ipf_model_dim: unknown dimension %d", (int)dim);
     }
     if (v < 0) return ipf_fail(NULL, IPF_ERR_NOT_FOUND, "ipf_model_dim: dimension %d needs %s, which the model lacks", (int)dim, needs);

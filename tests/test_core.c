@@ -32,3 +32,16 @@ TEST(core_session_null_args) {
     ipf_session_free(NULL);
     ipf_model_free(NULL);
 }
+
+TEST(core_image_size_dim_any_model) {
+    /* IPF_DIM_IMAGE_SIZE is defined for every model: a tokenizer-only one uses the default crop */
+    const char *vocab = test_shared_path("data/bert-base-uncased-vocab.txt");
+    if (!vocab) SKIP("../shared/data/bert-base-uncased-vocab.txt is absent");
+    ipf_model *m = NULL;
+    REQUIRE(ipf_model_load_vocab(vocab, 1, &m) == IPF_OK);
+    int64_t side = 0;
+    CHECK_OK(ipf_model_dim(m, IPF_DIM_IMAGE_SIZE, &side), ipf_last_error());
+    CHECK_EQ_INT(side, 299);
+    CHECK_EQ_INT(ipf_model_dim(m, (ipf_dim)99, &side), IPF_ERR_INVALID_ARGUMENT);
+    ipf_model_free(m);
+}

@@ -204,7 +204,8 @@ const (
 	DimPostClasses       Dim = 5
 	DimMaxTokens         Dim = 6
 	DimVocab             Dim = 7
-	dimCount                 = 8
+	DimImageSize         Dim = 8 // side of a preprocessed image (crop)
+	dimCount                 = 9
 )
 
 // Head is one of the two classifiers.

@@ -239,15 +239,17 @@ func bytesp(b []byte) unsafe.Pointer {
 var cropRe = regexp.MustCompile(`\(3 x (\d+) x (\d+)\)`)
 
 // ImageSide is the side of preprocessed images for this model (ImageSize
-// unless the model's image configuration sets another crop).  The API has no
-// dimension for it yet, so the library is asked with an empty buffer and
-// the size read from its BufferTooSmall message.
+// unless the model's image configuration sets another crop), from
+// IPF_DIM_IMAGE_SIZE; libraries older than that dimension are asked with an
+// empty buffer and the size read from their BufferTooSmall message.
 func (s *Session) ImageSide() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cropSide == 0 {
 		s.cropSide = ImageSize
-		if s.p != nil && need("ipf_session_preprocess_image") == nil {
+		if v, err := s.Model.Dim(DimImageSize); err == nil && v > 0 {
+			s.cropSide = v
+		} else if s.p != nil && need("ipf_session_preprocess_image") == nil { // libraries before IPF_DIM_IMAGE_SIZE
 			var one [1]C.float
 			st := C.ipf_session_preprocess_image(s.p, nil, 0, &one[0], 0)
 			if st == C.IPF_ERR_BUFFER_TOO_SMALL {

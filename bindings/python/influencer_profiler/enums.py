@@ -40,6 +40,7 @@ class Dim(enum.IntEnum):
     POST_CLASSES = 5
     MAX_TOKENS = 6
     VOCAB = 7
+    IMAGE_SIZE = 8
 
 
 class Head(enum.IntEnum):

@@ -249,7 +249,11 @@ class Session:
         """(3, crop, crop) of preprocessed images for this model."""
         if self._image_shape is None:
             shape = IMAGE_SHAPE
-            if lib().has('ipf_session_preprocess_image'):
+            side = ctypes.c_int64(0)
+            if lib().has('ipf_model_dim') and lib().ipf_model_dim(self.model.handle, Dim.IMAGE_SIZE,
+                                                                  ctypes.byref(side)) == 0:
+                shape = (3, side.value, side.value)
+            elif lib().has('ipf_session_preprocess_image'):  # libraries before IPF_DIM_IMAGE_SIZE
                 one = (ctypes.c_float * 1)()
                 with self._lock:
                     h = self.handle
