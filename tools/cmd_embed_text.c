@@ -82,8 +82,8 @@ int cmd_embed_text(int argc, char **argv) {
     long threads = 0, max_len = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--bert") && i + 1 < argc) dir = argv[++i];
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = strtol(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--max-len") && i + 1 < argc) max_len = strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) { long long x_; if (tool_int_arg("embed-text", "--threads", argv[++i], 1, 256, &x_)) return 2; threads = (long)x_; }
+        else if (!strcmp(argv[i], "--max-len") && i + 1 < argc) { long long x_; if (tool_int_arg("embed-text", "--max-len", argv[++i], 2, 512, &x_)) return 2; max_len = (long)x_; }
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage_embed_text();
             return 0;

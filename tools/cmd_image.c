@@ -135,7 +135,7 @@ int cmd_embed_image(int argc, char **argv) {
         if (!strcmp(argv[i], "--inception") && i + 1 < argc) weights = argv[++i];
         else if (!strcmp(argv[i], "--npy") && i + 1 < argc) npy = argv[++i];
         else if (!strcmp(argv[i], "--no-transform-input")) transform_input = 0;
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) { long long x_; if (tool_int_arg("embed-image", "--threads", argv[++i], 1, 256, &x_)) return 2; threads = (long)x_; }
         else if (!strcmp(argv[i], "--")) {
             first_image = i + 1;
             break;

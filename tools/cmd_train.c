@@ -130,12 +130,12 @@ int cmd_train(int argc, char **argv) {
         if (ARG("--model")) model_dir = v;
         else if (ARG("--data")) data = v;
         else if (ARG("--out")) out = v;
-        else if (ARG("--epochs")) o.epochs = atoi(v);
-        else if (ARG("--seed")) o.seed = strtoull(v, NULL, 10);
-        else if (ARG("--lr")) o.lr = strtof(v, NULL);
-        else if (ARG("--weight-decay")) o.weight_decay = strtof(v, NULL);
+        else if (ARG("--epochs")) { long long x_; if (tool_int_arg("train", a, v, 0, 1000000, &x_)) return 2; o.epochs = (int32_t)x_; }
+        else if (ARG("--seed")) { long long x_; if (tool_int_arg("train", a, v, 0, INT64_MAX, &x_)) return 2; o.seed = (uint64_t)x_; }
+        else if (ARG("--lr")) { if (tool_float_arg("train", a, v, &o.lr)) return 2; }
+        else if (ARG("--weight-decay")) { if (tool_float_arg("train", a, v, &o.weight_decay)) return 2; }
         else if (!strcmp(a, "--adamw")) o.decoupled_weight_decay = 1;
-        else if (ARG("--clip")) o.clip_norm = strtof(v, NULL);
+        else if (ARG("--clip")) { if (tool_float_arg("train", a, v, &o.clip_norm)) return 2; }
         else if (ARG("--schedule")) {
             if (!strcmp(v, "constant")) o.lr_schedule = IPF_LR_CONSTANT;
             else if (!strcmp(v, "cosine")) o.lr_schedule = IPF_LR_COSINE;
@@ -144,9 +144,9 @@ int cmd_train(int argc, char **argv) {
                 fprintf(stderr, "ipf train: unknown schedule '%s'\n", v);
                 return 2;
             }
-        } else if (ARG("--batch")) o.batch_influencers = atoi(v);
-        else if (ARG("--posts")) o.posts_per_influencer = atoi(v);
-        else if (ARG("--eval-posts")) o.eval_posts_per_influencer = atoi(v);
+        } else if (ARG("--batch")) { long long x_; if (tool_int_arg("train", a, v, 0, 1000000, &x_)) return 2; o.batch_influencers = (int32_t)x_; }
+        else if (ARG("--posts")) { long long x_; if (tool_int_arg("train", a, v, 0, 1000000, &x_)) return 2; o.posts_per_influencer = (int32_t)x_; }
+        else if (ARG("--eval-posts")) { long long x_; if (tool_int_arg("train", a, v, 0, 1000000, &x_)) return 2; o.eval_posts_per_influencer = (int32_t)x_; }
         else if (ARG("--pooling")) {
             if (!strcmp(v, "attention")) o.pooling = IPF_POOLING_ATTENTION;
             else if (!strcmp(v, "mean")) o.pooling = IPF_POOLING_MEAN;
@@ -154,17 +154,17 @@ int cmd_train(int argc, char **argv) {
                 fprintf(stderr, "ipf train: unknown pooling '%s'\n", v);
                 return 2;
             }
-        } else if (ARG("--dropout")) o.dropout = strtof(v, NULL);
-        else if (ARG("--lambda")) o.lambda_post = strtof(v, NULL);
-        else if (ARG("--val-fraction")) o.val_fraction = strtof(v, NULL);
+        } else if (ARG("--dropout")) { if (tool_float_arg("train", a, v, &o.dropout)) return 2; }
+        else if (ARG("--lambda")) { if (tool_float_arg("train", a, v, &o.lambda_post)) return 2; }
+        else if (ARG("--val-fraction")) { if (tool_float_arg("train", a, v, &o.val_fraction)) return 2; }
         else if (!strcmp(a, "--standardize")) o.standardize_features = 1;
         else if (!strcmp(a, "--augment")) o.augment = 1;
-        else if (ARG("--threads")) o.threads = atoi(v);
+        else if (ARG("--threads")) { long long x_; if (tool_int_arg("train", a, v, 0, 256, &x_)) return 2; o.threads = (int32_t)x_; }
         else if (ARG("--feature-cache")) cache = v;
         else if (ARG("--checkpoint")) ckpt = v;
         else if (!strcmp(a, "--resume")) resume = 1;
-        else if (ARG("--inception-blocks")) o.inception_trainable_blocks = atoi(v);
-        else if (ARG("--bert-layers")) o.bert_trainable_layers = atoi(v);
+        else if (ARG("--inception-blocks")) { long long x_; if (tool_int_arg("train", a, v, 0, 1000000, &x_)) return 2; o.inception_trainable_blocks = (int32_t)x_; }
+        else if (ARG("--bert-layers")) { long long x_; if (tool_int_arg("train", a, v, 0, 1000000, &x_)) return 2; o.bert_trainable_layers = (int32_t)x_; }
         else if (!strcmp(a, "--quiet")) pr.quiet = 1;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage_train();

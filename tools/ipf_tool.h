@@ -10,6 +10,10 @@ typedef struct ipf_cmd {
 } ipf_cmd;
 
 int cmd_version(int argc, char **argv);
+
+/* Strict option values (tools/args.c): 0, or -1 after a message on stderr. */
+int tool_int_arg(const char *cmd, const char *opt, const char *s, long long lo, long long hi, long long *out);
+int tool_float_arg(const char *cmd, const char *opt, const char *s, float *out);
 int cmd_embed_text(int argc, char **argv);
 
 /* Each tools/cmd_*.c owns one of these macros: a list of {name, fn, help},
