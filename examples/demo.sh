@@ -14,7 +14,7 @@
 #     features are computed once and cached); the heads (post encoder, attention, both heads) are trained with
 #     Adam, dropout 0.5, the post loss weighted 1, features standardised (random
 #     encoders give badly scaled features; the standardisation is folded into
-#     the saved weights).  Three models: attention pooling with 20 sampled
+#     the saved weights).  Four models: attention pooling with 20 sampled
 #     posts per influencer, mean pooling, all posts, and attention with 20 posts
 #     plus Inception's top two blocks (Mixed_7b, 7c) fine-tuned (the paper's setting).
 #  4. Each trained bundle is evaluated on the held-out influencers and the

@@ -1,16 +1,18 @@
 /* train.c — the public trainer (ipf_trainer_*): options, data and feature
  * caching, optimisation steps, evaluation, bundles and checkpoints.
  *
- * Feature caching (why): with the encoders frozen (this version), x_T and
+ * Feature caching (why): with the encoders frozen (the default), x_T and
  * the Inception pool features of a post never change, so both are computed
  * once per post at load time (n_posts x (E+X) floats, ~11 KB a post) and
  * optionally kept in a file (ipf_trainer_set_feature_cache) so repeated runs
  * skip the encoders.  With augmentation on, the pool features change on every
  * copy: the decoded, preprocessed image (3,S,S) is cached in memory (up to
  * aug_cache_mb; beyond that images are decoded again) and the whole trunk is
- * rerun per augmented copy.  Caching the frozen lower trunk and rerunning only
- * the top blocks is not valid with augmentation (the transform happens at the
- * input), and the top blocks are not trainable yet, so it is not done.
+ * rerun per augmented copy.  When Inception's top k blocks are fine-tuned
+ * without augmentation, the frozen trunk's output below them is cached per
+ * post and only the top blocks run each step; with augmentation that cache
+ * is not valid (the transform happens at the input), so the whole trunk runs.
+ * Fine-tuned BERT layers likewise start from cached hidden states below them.
  *
  * Reproducibility: one RNG (seeded from options.seed) drives the epoch
  * shuffles, post sampling, dropout masks and augmentation, in a fixed order
