@@ -327,9 +327,11 @@ static void print_summary(const model_info *mi, const inf_rec *r, const post_rec
         size_t i = rk[t].i;
         int c = argmax(pp + i * mi->Cp, mi->Cp);
         const char *cap = ok[i]->caption ? ok[i]->caption : "";
-        int clen = (int)strcspn(cap, "\n\r");
+        int clen = (int)strcspn(cap, "\n\r"), shown = clen > 48 ? 48 : clen;
+        /* cut at a UTF-8 character boundary, never inside one */
+        while (shown < clen && shown > 0 && ((unsigned char)cap[shown] & 0xC0) == 0x80) shown--;
         printf("    %5.3f  %-16s %-9s %5.1f%%  \"%.*s%s\"\n", rk[t].a, ok[i]->post, mi->post_names[c],
-               100.0 * pp[i * mi->Cp + c], clen > 48 ? 48 : clen, cap, clen > 48 ? "..." : "");
+               100.0 * pp[i * mi->Cp + c], shown, cap, shown < clen ? "..." : "");
     }
     free(rk);
 }
