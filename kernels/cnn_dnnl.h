@@ -31,4 +31,16 @@ IPF_KINTERNAL int kd_exec(ipf_kctx *c, dnnl_primitive_t prim, const_dnnl_primiti
  * offset c0; otherwise it writes a contiguous temporary and copies. */
 IPF_KINTERNAL int kd_slice_direct(int N, int C, int ctot);
 
+/* Plan teardown: destroy a primitive and its descriptor (either may be NULL). */
+static inline void kd_prim_free(dnnl_primitive_t prim, dnnl_primitive_desc_t pd) {
+    if (prim) dnnl_primitive_destroy(prim);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+}
+
+/* Plan teardown: destroy n memory objects (NULL entries skipped). */
+static inline void kd_mems_free(dnnl_memory_t *m, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (m[i]) dnnl_memory_destroy(m[i]);
+}
+
 #endif

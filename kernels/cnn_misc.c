@@ -170,11 +170,9 @@ typedef struct reorder_plan {
 static void reorder_plan_free(void *v) {
     reorder_plan *p = v;
     if (!p) return;
-    if (p->prim) dnnl_primitive_destroy(p->prim);
-    if (p->pd) dnnl_primitive_desc_destroy(p->pd);
-    if (p->src) dnnl_memory_destroy(p->src);
-    if (p->dst) dnnl_memory_destroy(p->dst);
-    if (p->scratch) dnnl_memory_destroy(p->scratch);
+    kd_prim_free(p->prim, p->pd);
+    dnnl_memory_t m[] = {p->src, p->dst, p->scratch};
+    kd_mems_free(m, sizeof m / sizeof m[0]);
     free(p);
 }
 

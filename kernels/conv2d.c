@@ -128,13 +128,10 @@ typedef struct conv_plan {
 static void conv_plan_free(void *v) {
     conv_plan *p = v;
     if (!p) return;
-    if (p->prim) dnnl_primitive_destroy(p->prim);
-    if (p->pd) dnnl_primitive_desc_destroy(p->pd);
-    if (p->rprim) dnnl_primitive_destroy(p->rprim);
-    if (p->rpd) dnnl_primitive_desc_destroy(p->rpd);
+    kd_prim_free(p->prim, p->pd);
+    kd_prim_free(p->rprim, p->rpd);
     dnnl_memory_t mems[] = {p->src, p->wei, p->bias, p->dst, p->scratch, p->rsrc, p->rscratch};
-    for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
-        if (mems[i]) dnnl_memory_destroy(mems[i]);
+    kd_mems_free(mems, sizeof mems / sizeof mems[0]);
     free(p->wbuf);
     free(p->ytmp);
     free(p);

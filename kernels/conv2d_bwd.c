@@ -152,14 +152,11 @@ typedef struct convb_plan {
 static void convb_plan_free(void *v) {
     convb_plan *p = v;
     if (!p) return;
-    if (p->pbd) dnnl_primitive_destroy(p->pbd);
-    if (p->pbw) dnnl_primitive_destroy(p->pbw);
-    if (p->fwd) dnnl_primitive_desc_destroy(p->fwd);
-    if (p->bd) dnnl_primitive_desc_destroy(p->bd);
-    if (p->bw) dnnl_primitive_desc_destroy(p->bw);
+    kd_prim_free(p->pbd, p->bd);
+    kd_prim_free(p->pbw, p->bw);
+    kd_prim_free(NULL, p->fwd);
     dnnl_memory_t m[] = {p->g, p->w, p->dxm, p->x, p->dwm, p->dbm, p->sbd, p->sbw};
-    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
-        if (m[i]) dnnl_memory_destroy(m[i]);
+    kd_mems_free(m, sizeof m / sizeof m[0]);
     free(p->gbuf), free(p->dxbuf), free(p->dwbuf), free(p->dbbuf);
     free(p);
 }
