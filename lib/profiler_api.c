@@ -78,6 +78,29 @@ static ipf_status kernel_failed(ipf_session *s, const char *fn) {
     return ipf_fail(&s->err, IPF_ERR_BACKEND, "%s: %s", fn, s->kctx.err[0] ? s->kctx.err : "a kernel failed");
 }
 
+/* Start a call on n posts: *buf = nfloats floats of batch scratch. */
+static ipf_status batch_scratch(ipf_session *s, size_t nfloats, size_t n, const char *fn, float **buf) {
+    ipf_session_prepare(s);
+    *buf = scratch_get(s, SCRATCH_BATCH, nfloats);
+    if (!*buf) return ipf_fail(&s->err, IPF_ERR_OUT_OF_MEMORY, "%s: out of memory for %zu posts", fn, n);
+    return IPF_OK;
+}
+
+/* Arguments of a classify call: `in` (post_dim floats, named in_name) finite,
+ * probs with room for ncls; *hid = head scratch (head_hidden + ncls floats). */
+static ipf_status classify_args(ipf_session *s, const prof_config *c, const float *in, const char *in_name,
+                                const float *probs, size_t probs_cap, int ncls, const char *fn, float **hid) {
+    ipf_status st;
+    if (!in || !probs)
+        return ipf_fail(&s->err, IPF_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, in ? "probs" : in_name);
+    if ((st = check_cap(s, probs_cap, (size_t)ncls, fn, "probs"))) return st;
+    if ((st = check_finite(s, in, (size_t)c->post_dim, fn, in_name))) return st;
+    ipf_session_prepare(s);
+    *hid = scratch_get(s, SCRATCH_BATCH, (size_t)c->head_hidden + (size_t)ncls);
+    if (!*hid) return ipf_fail(&s->err, IPF_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
+    return IPF_OK;
+}
+
 /* Prefix the session's current message with `who` (e.g. "posts[3]"). */
 static ipf_status prefix_error(ipf_session *s, ipf_status st, const char *who) {
     char msg[IPF_ERRMSG_CAP];
@@ -342,9 +365,8 @@ IPF_API ipf_status ipf_session_encode_posts(ipf_session *session, const ipf_post
     if ((st = check_posts(s, posts, n, fn))) return st;
     if (!post_vecs) return ipf_fail(&s->err, IPF_ERR_INVALID_ARGUMENT, "%s: post_vecs is NULL", fn);
     if ((st = check_cap(s, post_vecs_cap, n * (size_t)c->post_dim, fn, "post_vecs"))) return st;
-    ipf_session_prepare(s);
-    float *buf = scratch_get(s, SCRATCH_BATCH, encode_floats(c, n));
-    if (!buf) return ipf_fail(&s->err, IPF_ERR_OUT_OF_MEMORY, "%s: out of memory for %zu posts", fn, n);
+    float *buf;
+    if ((st = batch_scratch(s, encode_floats(c, n), n, fn, &buf))) return st;
     float *xt = buf, *pool = xt + n * c->text_dim, *xi = pool + n * c->img_pool, *x = xi + n * c->img_dim;
     return encode_many(s, pm, posts, n, xt, pool, xi, x, post_vecs, fn);
 }
@@ -365,16 +387,10 @@ IPF_API ipf_status ipf_session_classify_post(ipf_session *session, const float *
     const prof_model *pm;
     ipf_status st = need_profiler(session, fn, &pm);
     if (st) return st;
-    ipf_session *s = session;
     const prof_config *c = &pm->cfg;
-    if (!post_vec || !probs)
-        return ipf_fail(&s->err, IPF_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, post_vec ? "probs" : "post_vec");
-    if ((st = check_cap(s, probs_cap, (size_t)c->n_post, fn, "probs"))) return st;
-    if ((st = check_finite(s, post_vec, (size_t)c->post_dim, fn, "post_vec"))) return st;
-    ipf_session_prepare(s);
-    float *hid = scratch_get(s, SCRATCH_BATCH, (size_t)c->head_hidden + (size_t)c->n_post);
-    if (!hid) return ipf_fail(&s->err, IPF_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
-    return post_probs_of(s, pm, post_vec, 1, hid, hid + c->head_hidden, probs, fn);
+    float *hid;
+    if ((st = classify_args(session, c, post_vec, "post_vec", probs, probs_cap, c->n_post, fn, &hid))) return st;
+    return post_probs_of(session, pm, post_vec, 1, hid, hid + c->head_hidden, probs, fn);
 }
 
 IPF_API ipf_status ipf_session_pool(ipf_session *session, const float *post_vecs, size_t n, float *influencer_vec,
@@ -392,9 +408,8 @@ IPF_API ipf_status ipf_session_pool(ipf_session *session, const float *post_vecs
     if (n > INT32_MAX / 4) return ipf_fail(&s->err, IPF_ERR_LIMIT, "%s: n = %zu posts is too many", fn, n);
     if (alpha && (st = check_cap(s, alpha_cap, n, fn, "alpha"))) return st;
     if ((st = check_finite(s, post_vecs, n * (size_t)c->post_dim, fn, "post_vecs"))) return st;
-    ipf_session_prepare(s);
-    float *r = scratch_get(s, SCRATCH_BATCH, n * ((size_t)c->att_dim + 1));
-    if (!r) return ipf_fail(&s->err, IPF_ERR_OUT_OF_MEMORY, "%s: out of memory for %zu posts", fn, n);
+    float *r;
+    if ((st = batch_scratch(s, n * ((size_t)c->att_dim + 1), n, fn, &r))) return st;
     float *a = alpha ? alpha : r + n * c->att_dim;
     if (prof_attention(pm, &s->kctx, post_vecs, (int)n, r, a, influencer_vec)) return kernel_failed(s, fn);
     return check_finite(s, influencer_vec, (size_t)c->post_dim, fn, "influencer_vec");
@@ -415,16 +430,11 @@ IPF_API ipf_status ipf_session_classify_influencer(ipf_session *session, const f
     const prof_model *pm;
     ipf_status st = need_profiler(session, fn, &pm);
     if (st) return st;
-    ipf_session *s = session;
     const prof_config *c = &pm->cfg;
-    if (!influencer_vec || !probs)
-        return ipf_fail(&s->err, IPF_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, influencer_vec ? "probs" : "influencer_vec");
-    if ((st = check_cap(s, probs_cap, (size_t)c->n_inf, fn, "probs"))) return st;
-    if ((st = check_finite(s, influencer_vec, (size_t)c->post_dim, fn, "influencer_vec"))) return st;
-    ipf_session_prepare(s);
-    float *hid = scratch_get(s, SCRATCH_BATCH, (size_t)c->head_hidden + (size_t)c->n_inf);
-    if (!hid) return ipf_fail(&s->err, IPF_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
-    return inf_probs_of(s, pm, influencer_vec, hid, probs, fn);
+    float *hid;
+    if ((st = classify_args(session, c, influencer_vec, "influencer_vec", probs, probs_cap, c->n_inf, fn, &hid)))
+        return st;
+    return inf_probs_of(session, pm, influencer_vec, hid, probs, fn);
 }
 
 IPF_API ipf_status ipf_session_profile(ipf_session *session, const ipf_post *posts, size_t n, float *inf_probs,
@@ -437,11 +447,10 @@ IPF_API ipf_status ipf_session_profile(ipf_session *session, const ipf_post *pos
     const prof_config *c = &pm->cfg;
     if ((st = check_posts(s, posts, n, fn))) return st;
     if (!inf_probs) return ipf_fail(&s->err, IPF_ERR_INVALID_ARGUMENT, "%s: inf_probs is NULL", fn);
-    ipf_session_prepare(s);
     const size_t H = (size_t)c->head_hidden, D = (size_t)c->post_dim;
     size_t head = n * (H + (size_t)c->n_post + (size_t)c->att_dim + 1) + D + H + (size_t)c->n_inf;
-    float *buf = scratch_get(s, SCRATCH_BATCH, encode_floats(c, n) + head);
-    if (!buf) return ipf_fail(&s->err, IPF_ERR_OUT_OF_MEMORY, "%s: out of memory for %zu posts", fn, n);
+    float *buf;
+    if ((st = batch_scratch(s, encode_floats(c, n) + head, n, fn, &buf))) return st;
     float *xt = buf, *pool = xt + n * c->text_dim, *xi = pool + n * c->img_pool, *x = xi + n * c->img_dim;
     float *v = x + n * (c->img_dim + c->text_dim);                  // (n,D)
     float *hid = v + n * D, *logits = hid + n * H;                  // (n,H), (n,C_p)
