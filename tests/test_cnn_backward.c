@@ -5,26 +5,13 @@
 #include "kernels.h"
 #include "safetensors.h"
 #include "test.h"
+#include "test_util.h"
 
 static const int BACKENDS[] = {KB_ONEDNN, KB_OPENBLAS, KB_REF};
 static const char *BNAME[] = {"auto", "onednn", "openblas", "ref"};
 
 static uint64_t rs = 0x243F6A8885A308D3ull;
-static float frand(void) {
-    rs = rs * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((rs >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
-}
-static float *rand_buf(size_t n) {
-    float *p = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++) p[i] = frand();
-    return p;
-}
-static void ctx_for(ipf_kctx *c, int backend) {
-    kctx_init(c);
-    c->backend = backend;
-    c->nthreads = 2;
-    kctx_apply_threads(c);
-}
+static float *rand_buf(size_t n) { return tu_rand_buf(&rs, n); }
 static double dotd(const float *a, const float *b, size_t n) {
     double s = 0;
     for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
@@ -59,7 +46,7 @@ TEST(cnn_conv2d_backward_backends) {
         conv2d_backward_ref(&p, rdx, rdw, rdb, dy, y, x, w);
         for (int bi = 0; bi < 3; bi++) {
             ipf_kctx c;
-            ctx_for(&c, BACKENDS[bi]);
+            tu_ctx_for(&c, BACKENDS[bi]);
             float *dx = malloc(nx * 4), *dw = malloc(nw * 4), *db = malloc(k->M * 4);
             memcpy(dx, dx0, nx * 4), memcpy(dw, dw0, nw * 4), memcpy(db, db0, k->M * 4);
             for (int rep = 0; rep < 2; rep++) { /* twice: plans reused, and gradients add up */
@@ -121,7 +108,7 @@ TEST(cnn_pool2d_backward_finite_diff) {
         float *x = malloc(nx * 4), *g = rand_buf(ny), *y = malloc(ny * 4), *dx = calloc(nx, 4);
         for (size_t i = 0; i < nx; i++) x[i] = (float)((i * 37) % nx) / 64.0f; /* distinct: 37 coprime to nx */
         ipf_kctx c;
-        ctx_for(&c, KB_OPENBLAS);
+        tu_ctx_for(&c, KB_OPENBLAS);
         CHECK_OK(pool2d_backward(&c, &p, dx, g, x), c.err);
         kctx_destroy(&c);
         double worst = 0, h = alg == KP_AVG ? 0.5 : 1.0 / 256; /* avg: linear, big step */
@@ -169,7 +156,7 @@ TEST(cnn_backward_torch_golden) {
     size_t n1 = (size_t)2 * 16 * OH * OW, n2 = (size_t)2 * 16 * MH * MW, nx = 2 * 8 * 11 * 9, nw = 16 * 8 * 9;
     for (int bi = 0; bi < 3; bi++) {
         ipf_kctx c;
-        ctx_for(&c, BACKENDS[bi]);
+        tu_ctx_for(&c, BACKENDS[bi]);
         float *y1 = malloc(n1 * 4), *y2 = malloc(n2 * 4), *y3 = malloc(n1 * 4), *dy1 = calloc(n1, 4);
         float *dx = calloc(nx, 4), *dw = calloc(nw, 4), db[16] = {0};
         CHECK_OK(conv2d_forward(&c, &p, y1, t[0], t[1], t[2]), c.err);

@@ -3,27 +3,13 @@
  * random shapes, in both activation layouts where the backend takes them. */
 #include "kernels.h"
 #include "test.h"
+#include "test_util.h"
 
 static const int BACKENDS[] = {KB_ONEDNN, KB_OPENBLAS, KB_REF};
 static const char *BNAME[] = {"auto", "onednn", "openblas", "ref"};
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static float frand(void) { /* uniform in [-1, 1) */
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((rng_state >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
-}
-static float *rand_buf(size_t n) {
-    float *p = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++) p[i] = frand();
-    return p;
-}
-
-static void ctx_for(ipf_kctx *c, int backend) {
-    kctx_init(c);
-    c->backend = backend;
-    c->nthreads = 2;
-    kctx_apply_threads(c);
-}
+static float *rand_buf(size_t n) { return tu_rand_buf(&rng_state, n); } /* uniform in [-1, 1) */
 
 /* Run op in `layout` for a backend taking NCHW in/out: convert around it. */
 static float *to_layout(const float *x, int layout, int N, int C, int H, int W) {
@@ -66,7 +52,7 @@ TEST(cnn_conv2d_backends) {
                 int be = BACKENDS[bi], blk = kl_block(layout);
                 if (layout != KL_NCHW && (be != KB_ONEDNN || k->M % blk || ctot % blk || k->c0 % blk)) continue;
                 ipf_kctx c;
-                ctx_for(&c, be);
+                tu_ctx_for(&c, be);
                 kconv q = p;
                 q.y_layout = layout;
                 q.x_layout = k->C % blk == 0 ? layout : KL_NCHW;
@@ -94,7 +80,7 @@ TEST(cnn_conv2d_volatile_weights) {
     kconv p = {1, 8, 6, 6, 8, 3, 3, 1, 1, 1, 1, 0, KL_NCHW, KL_BLK8, 0, 0, 1, NULL};
     float *x = rand_buf(8 * 36), *w = rand_buf(8 * 8 * 9), y[8 * 36], yp[8 * 36], yref[8 * 36];
     ipf_kctx c;
-    ctx_for(&c, KB_ONEDNN);
+    tu_ctx_for(&c, KB_ONEDNN);
     CHECK_OK(conv2d_forward(&c, &p, y, x, w, NULL), c.err);
     for (int i = 0; i < 8 * 8 * 9; i++) w[i] *= -0.5f;
     CHECK_OK(conv2d_forward(&c, &p, y, x, w, NULL), c.err);
@@ -109,7 +95,7 @@ TEST(cnn_conv2d_volatile_weights) {
 
 TEST(cnn_conv2d_bad_shape) {
     ipf_kctx c;
-    ctx_for(&c, KB_REF);
+    tu_ctx_for(&c, KB_REF);
     kconv p = {1, 3, 2, 2, 8, 3, 3, 1, 1, 0, 0, 0, KL_NCHW, KL_NCHW, 0, 0, 0, NULL};
     float buf[64] = {0};
     CHECK(conv2d_forward(&c, &p, buf, buf, buf, NULL) != 0);
@@ -147,7 +133,7 @@ TEST(cnn_pool2d_backends) {
                 int be = BACKENDS[bi], blk = kl_block(layout);
                 if (layout != KL_NCHW && (be != KB_ONEDNN || k->C % blk || ctot % blk || k->c0 % blk)) continue;
                 ipf_kctx c;
-                ctx_for(&c, be);
+                tu_ctx_for(&c, be);
                 kpool q = p;
                 q.layout = layout;
                 float *xl = to_layout(x, layout, k->N, k->C, k->H, k->W);
@@ -173,7 +159,7 @@ TEST(cnn_gap_concat_relu_layout) {
     gap_forward_ref(yref, x, N, C, H, W, KL_NCHW);
     for (int bi = 0; bi < 3; bi++) {
         ipf_kctx c;
-        ctx_for(&c, BACKENDS[bi]);
+        tu_ctx_for(&c, BACKENDS[bi]);
         for (int layout = KL_NCHW; layout <= KL_BLK16; layout++) {
             int other = layout == KL_BLK16 ? KL_BLK8 : KL_NCHW;
             CHECK_OK(layout_convert(&c, xb, layout, x, KL_NCHW, N, C, H, W), c.err);

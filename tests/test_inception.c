@@ -6,6 +6,7 @@
 #include "inception.h"
 #include "safetensors.h"
 #include "test.h"
+#include "test_util.h"
 
 static int light(void) { return getenv("IPF_TEST_LIGHT") != NULL; }
 
@@ -181,12 +182,7 @@ static void *encode_worker(void *arg) {
 TEST(inception_threads_share_model) {
     ipf_model *m = load(1);
     if (!m) return;
-    const char *xp = test_golden_path("inception/x_75x75_b1.npy");
-    REQUIRE(xp);
-    int nd;
-    int64_t xs[8];
-    char dt;
-    float *x = test_load_npy(xp, &nd, xs, &dt);
+    float *x = tu_golden_f32("inception/x_75x75_b1.npy", 3 * 75 * 75); // (1,3,75,75)
     REQUIRE(x);
     worker w[3];
     pthread_t th[3];
@@ -209,12 +205,7 @@ TEST(inception_batch_chunks) {
     if (light()) SKIP("IPF_TEST_LIGHT: 11 forward passes");
     ipf_model *m = load(0);
     if (!m) return;
-    const char *xp = test_golden_path("inception/x_75x75_b1.npy");
-    REQUIRE(xp);
-    int nd;
-    int64_t xs[8];
-    char dt;
-    float *x1 = test_load_npy(xp, &nd, xs, &dt);
+    float *x1 = tu_golden_f32("inception/x_75x75_b1.npy", 3 * 75 * 75); // (1,3,75,75)
     REQUIRE(x1);
     size_t img = 3 * 75 * 75;
     float *x = malloc(10 * img * sizeof(float)), *pool = malloc(10 * 2048 * sizeof(float)), one[2048];

@@ -5,6 +5,7 @@
 #include "inception.h"
 #include "safetensors.h"
 #include "test.h"
+#include "test_util.h"
 
 static int light(void) { return getenv("IPF_TEST_LIGHT") != NULL; }
 
@@ -127,12 +128,7 @@ TEST(inception_train_gradients) {
 TEST(inception_train_split_matches_inference) {
     inception *inc = load_model();
     if (!inc) return;
-    const char *xp = test_golden_path("inception/x_75x75_b1.npy");
-    REQUIRE(xp);
-    int nd;
-    int64_t xs[8];
-    char dt;
-    float *x = test_load_npy(xp, &nd, xs, &dt);
+    float *x = tu_golden_f32("inception/x_75x75_b1.npy", 3 * 75 * 75); // (1,3,75,75)
     REQUIRE(x);
     int C, FH, FW;
     ipf_err e;

@@ -13,6 +13,7 @@
 #include "influencer_profiler.h"
 #include "profiler.h"
 #include "test.h"
+#include "test_util.h"
 
 #include <limits.h>
 #include <unistd.h>
@@ -22,38 +23,15 @@
 static float *golden(const char *name, size_t want) {
     char rel[128];
     snprintf(rel, sizeof rel, "profiler_e2e/%s.npy", name);
-    const char *p = test_golden_path(rel);
-    if (!p) return NULL;
-    int nd;
-    int64_t shape[8];
-    char dt;
-    float *a = test_load_npy(p, &nd, shape, &dt);
-    size_t n = 1;
-    for (int i = 0; a && i < nd; i++) n *= (size_t)shape[i];
-    if (a && (dt != 'f' || n != want)) {
-        free(a);
-        return NULL;
-    }
-    return a;
+    return tu_golden_f32(rel, want);
 }
 
 TEST(profiler_e2e_raw_posts) {
     const char *light = getenv("IPF_TEST_LIGHT");
     if (light && *light && strcmp(light, "0")) SKIP("IPF_TEST_LIGHT: full-size Inception-v3");
-    const char *d = test_golden_path("profiler_e2e");
-    if (!d) {
-        FAILF("golden profiler_e2e missing (run make gen)");
-        return;
-    }
-    char dir[2048], bundle[2100], img[P][2100];
-    snprintf(dir, sizeof dir, "%s", d);
-    snprintf(bundle, sizeof bundle, "%s/bundle", dir);
-    ipf_model *m = NULL;
-    ipf_status st = ipf_model_load(bundle, &m);
-    if (st != IPF_OK) {
-        FAILF("load %s: %s", bundle, ipf_last_error());
-        return;
-    }
+    char dir[2048], img[P][2100];
+    ipf_model *m = tu_load_e2e_bundle(dir, sizeof dir);
+    if (!m) return;
     CHECK(ipf_model_has(m, IPF_COMPONENT_TEXT_ENCODER) && ipf_model_has(m, IPF_COMPONENT_IMAGE_ENCODER) &&
           ipf_model_has(m, IPF_COMPONENT_TOKENIZER) && ipf_model_has(m, IPF_COMPONENT_PROFILER));
     int64_t X, E, D, Ci, Cp;
@@ -199,19 +177,11 @@ static int write_finetuned_bundle(const char *src, const char *dst, const ipf_mo
 TEST(profiler_e2e_finetuned_encoders) {
     const char *light = getenv("IPF_TEST_LIGHT");
     if (light && *light && strcmp(light, "0")) SKIP("IPF_TEST_LIGHT: full-size Inception-v3");
-    const char *d = test_golden_path("profiler_e2e");
-    if (!d) {
-        FAILF("golden profiler_e2e missing (run make gen)");
-        return;
-    }
-    char src[2100], img[2100], dir[] = "/tmp/ipf_test_ft_XXXXXX";
+    char d[2048], src[2100], img[2100], dir[] = "/tmp/ipf_test_ft_XXXXXX";
+    ipf_model *m = tu_load_e2e_bundle(d, sizeof d), *m2 = NULL;
+    if (!m) return;
     snprintf(src, sizeof src, "%s/bundle", d);
     snprintf(img, sizeof img, "%s/img0.png", d);
-    ipf_model *m = NULL, *m2 = NULL;
-    if (ipf_model_load(src, &m)) {
-        FAILF("load %s: %s", src, ipf_last_error());
-        return;
-    }
     REQUIRE(mkdtemp(dir));
     ipf_post p = {.struct_size = sizeof(ipf_post), .image_path = img};
     float *base = malloc(2048 * sizeof(float)), *got = malloc(2048 * sizeof(float)), *zero = calloc(2048, sizeof(float));

@@ -7,6 +7,7 @@
  * which cannot see inside libgomp).  IPF_TEST_LIGHT selects the small bundle. */
 #include "influencer_profiler.h"
 #include "test.h"
+#include "test_util.h"
 
 #include <pthread.h>
 
@@ -159,19 +160,9 @@ static void *e2e_main(void *arg) {
 TEST(threads_shared_encoders_bit_identical) {
     const char *light = getenv("IPF_TEST_LIGHT");
     if (light && *light && strcmp(light, "0")) SKIP("IPF_TEST_LIGHT: full-size Inception-v3");
-    const char *d = test_golden_path("profiler_e2e");
-    if (!d) {
-        FAILF("golden profiler_e2e missing (run make gen)");
-        return;
-    }
-    char dir[2048], bundle[2100], img[E2E_POSTS][2100];
-    snprintf(dir, sizeof dir, "%s", d);
-    snprintf(bundle, sizeof bundle, "%s/bundle", dir);
-    ipf_model *m = NULL;
-    if (ipf_model_load(bundle, &m)) {
-        FAILF("load %s: %s", bundle, ipf_last_error());
-        return;
-    }
+    char dir[2048], img[E2E_POSTS][2100];
+    ipf_model *m = tu_load_e2e_bundle(dir, sizeof dir);
+    if (!m) return;
     const char *captions[E2E_POSTS] = {"Fresh pasta with basil", "Morning run by the lake", NULL, "Sunset over the mountains"};
     const char *images[E2E_POSTS] = {"img0.png", NULL, "img1.png", "img2.png"};
     ipf_post posts[E2E_POSTS];
