@@ -23,7 +23,7 @@ for f in $clones; do
 done
 LIBS="-ldnnl -L/usr/lib/x86_64-linux-gnu/openblas-openmp -Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-openmp \
   -lopenblas -lsentencepiece -licui18n -licuuc -licudata -ljansson -lz -lgomp -lstdc++ -lm -lpthread"
-cc $CPP -std=gnu11 -O1 -g -fopenmp $SAN -o $T/test_threads tests/runner.c tests/test_threads.c $T/libinfluencer_profiler.a $LIBS
+cc $CPP -std=gnu11 -O1 -g -fopenmp $SAN -o $T/test_threads tests/runner.c tests/test_threads.c tests/test_util.c $T/libinfluencer_profiler.a $LIBS
 # Goldens come from the plain build (make gen).
 IPF_GOLDEN_DIR=${IPF_GOLDEN_DIR:-$B/goldens} IPF_TEST_LIGHT=1 OMP_NUM_THREADS=1 \
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./$T/test_threads threads_
