@@ -83,7 +83,7 @@ $(B)/ipf: $(TOOL_C) $(SO) $(wildcard tools/*.h)
 	  -Wl,-rpath,'$$ORIGIN' -ljansson -lm
 
 # Tests link the static library so they can reach internal functions.
-$(B)/test_runner: $(TEST_C) $(AR_LIB) tests/test.h
+$(B)/test_runner: $(TEST_C) $(AR_LIB) $(wildcard tests/*.h)
 	$(CC) $(CPPFLAGS_ALL) -Itests -std=gnu11 $(OPT) -g -fopenmp $(WARN) $(SAN) -o $@ $(TEST_C) $(AR_LIB) $(LIBS)
 
 $(B)/influencer_profiler.pc: pkgconfig/influencer_profiler.pc.in $(HDR)
