@@ -81,10 +81,13 @@ static void cleanup(void) {
     if (system(cmd)) {}
 }
 
-static ipf_trainer *make(const ipf_model *m, const char *manifest) {
+/* A trainer fine-tuning `inception_blocks` Inception blocks and `bert_layers`
+ * BERT layers, all posts of two influencers a step, no validation split. */
+static ipf_trainer *make_tuner(const ipf_model *m, const char *manifest, int inception_blocks, int bert_layers) {
     ipf_train_options o;
     ipf_train_options_default(&o);
-    o.inception_trainable_blocks = 2;
+    o.inception_trainable_blocks = inception_blocks;
+    o.bert_trainable_layers = bert_layers;
     o.standardize_features = 1;
     o.val_fraction = 0;
     o.batch_influencers = 2;
@@ -140,7 +143,7 @@ TEST(train_finetune_inception) {
     CHECK_OK(ipf_model_load(bundle, &m), ipf_last_error());
     REQUIRE(m);
 
-    ipf_trainer *t = make(m, manifest);
+    ipf_trainer *t = make_tuner(m, manifest, 2, 0);
     REQUIRE(t);
 
 
@@ -200,7 +203,7 @@ TEST(train_finetune_inception) {
     CHECK_OK(ipf_trainer_checkpoint_save(t, ck), ipf_trainer_error(t));
     double la, lb;
     CHECK_OK(ipf_trainer_step(t, &la), ipf_trainer_error(t));
-    ipf_trainer *u = make(m, manifest);
+    ipf_trainer *u = make_tuner(m, manifest, 2, 0);
     REQUIRE(u);
     CHECK_OK(ipf_trainer_checkpoint_resume(u, ck), ipf_trainer_error(u));
     CHECK_OK(ipf_trainer_step(u, &lb), ipf_trainer_error(u));
@@ -254,26 +257,6 @@ TEST(train_finetune_inception) {
 /* BERT's top layer fine-tuned through the trainer, on the small golden BERT
  * (hidden 64) with cached image features: chained gradient vs central
  * differences, bit-exact resume, and the saved layers loaded back. */
-static ipf_trainer *make_bert(const ipf_model *m, const char *mpath) {
-    ipf_train_options o;
-    ipf_train_options_default(&o);
-    o.bert_trainable_layers = 1;
-    o.standardize_features = 1;
-    o.val_fraction = 0;
-    o.batch_influencers = 2;
-    o.posts_per_influencer = 0;
-    ipf_trainer *t = NULL;
-    if (ipf_trainer_create(m, &o, &t)) {
-        FAILF("ipf_trainer_create: %s", ipf_last_error());
-        return NULL;
-    }
-    if (ipf_trainer_load_data(t, mpath)) {
-        FAILF("load_data: %s", ipf_trainer_error(t));
-        ipf_trainer_free(t);
-        return NULL;
-    }
-    return t;
-}
 
 TEST(train_finetune_bert) {
     const char *g = test_golden_path("bert/bert_small");
@@ -316,7 +299,7 @@ TEST(train_finetune_bert) {
     ipf_model *m = NULL;
     CHECK_OK(ipf_model_load(bundle, &m), ipf_last_error());
     REQUIRE(m);
-    ipf_trainer *t = make_bert(m, mpath);
+    ipf_trainer *t = make_tuner(m, mpath, 0, 1);
     REQUIRE(t);
     double l0;
     CHECK_OK(train_debug_loss(t, 4, &l0), ipf_trainer_error(t));
@@ -360,7 +343,7 @@ TEST(train_finetune_bert) {
     CHECK_OK(ipf_trainer_checkpoint_save(t, ck), ipf_trainer_error(t));
     double la, lb;
     CHECK_OK(ipf_trainer_step(t, &la), ipf_trainer_error(t));
-    ipf_trainer *u = make_bert(m, mpath);
+    ipf_trainer *u = make_tuner(m, mpath, 0, 1);
     REQUIRE(u);
     CHECK_OK(ipf_trainer_checkpoint_resume(u, ck), ipf_trainer_error(u));
     CHECK_OK(ipf_trainer_step(u, &lb), ipf_trainer_error(u));
