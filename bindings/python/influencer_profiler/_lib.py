@@ -229,3 +229,21 @@ def as_bytes_path(path):
     if isinstance(path, bytes):
         return path
     return os.fsencode(os.fspath(path))
+
+
+class Closeable:
+    """Context-manager and finaliser behaviour for the handle classes; each
+    defines an idempotent close() that frees its handle."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            if getattr(self, '_handle', None) is not None:
+                self.close()
+        except Exception:  # interpreter shutdown: the library may be gone
+            pass

@@ -12,7 +12,7 @@ from ._lib import as_bytes_path, check, lib
 _DEFAULT_DIMS = {Dim.IMAGE_POOL: 2048, Dim.IMAGE: 1024, Dim.TEXT: 768, Dim.POST: 256}
 
 
-class Model:
+class Model(_lib.Closeable):
     """A loaded model.  Use the classmethods load, load_inception, load_bert,
     load_vocab and load_spm; close() (or a with-block) frees it, after
     closing any Session still open on it."""
@@ -122,19 +122,6 @@ class Model:
         for s in sessions:
             s.close()
         lib().ipf_model_free(handle)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            if getattr(self, '_handle', None) is not None:
-                self.close()
-        except Exception:  # interpreter shutdown: the library may be gone
-            pass
 
     def __repr__(self):
         try:

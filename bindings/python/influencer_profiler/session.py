@@ -76,7 +76,7 @@ def _text_bytes(text):
     return text.encode('utf-8') if isinstance(text, str) else bytes(text)
 
 
-class Session:
+class Session(_lib.Closeable):
     """Per-thread working state on a Model.  Calls on one Session are
     serialised by a lock; for parallel work make one Session per thread.
     Options are properties (threads, backend, max_image_pixels,
@@ -125,19 +125,6 @@ class Session:
             handle, self._handle = self._handle, None
         if handle is not None:
             lib().ipf_session_free(handle)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            if getattr(self, '_handle', None) is not None:
-                self.close()
-        except Exception:
-            pass
 
     # ---- options ---------------------------------------------------------
     def set_option(self, option, value):

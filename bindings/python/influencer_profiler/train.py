@@ -173,7 +173,7 @@ def _metrics_dict(m, model):
     return d
 
 
-class Trainer:
+class Trainer(_lib.Closeable):
     """Trains a model's profiler (and optionally top encoder layers).
 
     Trainer(model, options=None, **overrides): options is a TrainOptions
@@ -311,19 +311,6 @@ class Trainer:
             h, self._handle = self._handle, None
         if h is not None:
             lib().ipf_trainer_free(h)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            if getattr(self, '_handle', None) is not None:
-                self.close()
-        except Exception:
-            pass
 
     def __repr__(self):
         return '<Trainer %s%s>' % (os.fspath(self.model.source) if self.model.source else '',
